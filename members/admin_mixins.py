@@ -1,0 +1,44 @@
+"""Admin building blocks shared by every app: union-subtree scoping (AC4)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+
+class OrgScopedAdminMixin:
+    """Limit an admin's rows to the staff user's union subtree.
+
+    `org_path_lookup` names the path of the row's union org, e.g. "org__path" or
+    "member__org__path". Lists, search, change pages, deletes and autocomplete all
+    go through get_queryset, so an out-of-scope object is simply not found.
+    """
+
+    org_path_lookup = "org__path"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)  # type: ignore[misc]
+        user = request.user
+        if user.is_superuser:
+            return qs
+        org = getattr(user, "org", None)
+        if org is None:
+            return qs.none()
+        return qs.filter(**{f"{self.org_path_lookup}__startswith": org.path})
+
+
+class ReadOnlyAdminMixin:
+    """For append-only records (audit rows, outcomes written by actions)."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+__all__ = ["OrgScopedAdminMixin", "ReadOnlyAdminMixin", "admin"]

@@ -1,0 +1,48 @@
+"""Writing audit rows. Call `audit_record` inside the action's transaction, so the
+row commits or rolls back with the change it describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from members.models import AuditLog, Member, User
+from portal.request_context import current
+
+
+def _role(user: User | None) -> str:
+    if user is None:
+        return "system"
+    if user.is_superuser:
+        return "admin"
+    if user.is_staff:
+        return "staff"
+    return "worker"
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: User | None = None,
+    member: Member | None = None,
+    object_type: str = "",
+    object_id: Any = "",
+    field: str = "",
+    reason: str = "",
+    outcome: str = AuditLog.Outcome.SUCCESS,
+    detail: dict | None = None,
+) -> AuditLog:
+    ctx = current()
+    return AuditLog.objects.create(
+        actor=actor if actor is not None and actor.pk else None,
+        actor_role=_role(actor),
+        ip=ctx.ip if ctx else None,
+        request_id=ctx.request_id if ctx else "",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id or ""),
+        member=member,
+        field=field,
+        reason=reason[:200],
+        outcome=outcome,
+        detail=detail or {},
+    )

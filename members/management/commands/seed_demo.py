@@ -1,0 +1,55 @@
+"""Load demo data for every journey and print the logins. Idempotent: running it
+again reuses the same rows and issues fresh passwords (there are no default
+credentials). Refuses to run with DEBUG off or against a non-local database."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+DEMO_APPS = ("members", "services")
+LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+
+
+@dataclass
+class DemoLogin:
+    role: str
+    login: str
+    password: str
+    url: str
+
+
+class Command(BaseCommand):
+    help = "Load demo data (development only) and print every login and URL."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000", help="printed in URLs"
+        )
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("seed_demo runs only with DEBUG=True.")
+        db = settings.DATABASES["default"]
+        if connection.vendor != "sqlite" and db.get("HOST", "") not in LOCAL_HOSTS:
+            raise CommandError("seed_demo refuses to write to a non-local database.")
+        logins: list[DemoLogin] = []
+        for app in DEMO_APPS:
+            module = importlib.import_module(f"{app}.demo")
+            logins.extend(module.seed(stdout=self.stdout))
+        base = options["base_url"].rstrip("/")
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS("Demo data loaded. Logins:"))
+        for item in logins:
+            self.stdout.write(
+                f"  {item.role:<28} {item.login:<22} {item.password:<20}"
+                f" {base}{item.url}"
+            )
+        self.stdout.write("")
+        self.stdout.write(
+            f"  Home: {base}/    Admin: {base}/admin/    Health: {base}/healthz"
+        )

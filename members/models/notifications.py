@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class NotificationChannel(models.TextChoices):
+    INBOX = "inbox", "站内信"
+    SMS = "sms", "短信"
+    EMAIL = "email", "邮件"
+
+
+class NotificationCategory(models.TextChoices):
+    """Reminders respect quiet hours and opt-out; legal notices respect neither."""
+
+    REMINDER = "reminder", "提醒"
+    SERVICE = "service", "业务通知"
+    LEGAL = "legal", "法定告知"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "待发送"
+    SENDING = "sending", "发送中"
+    SENT = "sent", "已发送"
+    SKIPPED = "skipped", "未发送(已退订)"
+    DEAD = "dead", "发送失败"
+
+
+class Notification(models.Model):
+    """The outbox: one row per recipient, message and channel.
+
+    Written in the same transaction as the event that causes it; a dispatcher
+    delivers due rows. `dedupe_key` is unique in the database, so enqueuing the
+    same notice twice (a re-run, a duplicate task) stores it once. `params` holds
+    template parameters only, never raw personal data: the sender reads the phone
+    or e-mail from the recipient at send time.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="接收账号",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    member = models.ForeignKey(
+        "members.Member",
+        verbose_name="接收会员",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    channel = models.CharField(
+        "渠道", max_length=10, choices=NotificationChannel.choices
+    )
+    category = models.CharField(
+        "类别",
+        max_length=10,
+        choices=NotificationCategory.choices,
+        default=NotificationCategory.SERVICE,
+    )
+    template_code = models.CharField("模板", max_length=60)
+    params = models.JSONField("模板参数", default=dict, blank=True)
+    dedupe_key = models.CharField("去重键", max_length=200, unique=True)
+    due_at = models.DateTimeField("计划发送时间")
+    status = models.CharField(
+        "状态",
+        max_length=10,
+        choices=NotificationStatus.choices,
+        default=NotificationStatus.PENDING,
+    )
+    attempts = models.PositiveSmallIntegerField("尝试次数", default=0)
+    claimed_at = models.DateTimeField("领取时间", null=True, blank=True)
+    sent_at = models.DateTimeField("发送时间", null=True, blank=True)
+    last_error = models.CharField("最近错误", max_length=300, blank=True)
+    read_at = models.DateTimeField("阅读时间", null=True, blank=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "通知"
+        verbose_name_plural = "通知"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                name="notification_due_pending",
+                condition=Q(status="pending"),
+            ),
+            models.Index(fields=["user", "channel", "read_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | Q(member__isnull=False),
+                name="notification_has_recipient",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_code} → {self.channel}"

@@ -1,0 +1,54 @@
+"""SMS backends, chosen by the SMS_BACKEND setting (a dotted path).
+
+A backend has `send(phone: str, text: str) -> None` and raises `SmsError` (or an
+OSError) on failure. Chinese gateways send only pre-approved templates; the
+notifications outbox passes a template code plus parameters and renders `text` for
+development backends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from portal.masking import mask_phone
+
+logger = logging.getLogger(__name__)
+
+
+class SmsError(Exception):
+    """The gateway refused or failed; `transient` says whether to retry."""
+
+    def __init__(self, message: str, *, transient: bool = True):
+        super().__init__(message)
+        self.transient = transient
+
+
+class ConsoleSmsBackend:
+    """Development: print the message (the phone masked) to the log."""
+
+    def send(self, phone: str, text: str) -> None:
+        logger.info("SMS to %s: %s", mask_phone(phone), text, extra={"sms": True})
+        print(f"[SMS → {mask_phone(phone)}] {text}", flush=True)  # noqa: T201
+
+
+class LocmemSmsBackend:
+    """Tests: keep messages in a process-wide outbox."""
+
+    outbox: list[tuple[str, str]] = []
+    _lock = threading.Lock()
+
+    def send(self, phone: str, text: str) -> None:
+        with self._lock:
+            LocmemSmsBackend.outbox.append((phone, text))
+
+
+def get_sms_backend():
+    return import_string(settings.SMS_BACKEND)()
+
+
+def send_sms(phone: str, text: str) -> None:
+    get_sms_backend().send(phone, text)

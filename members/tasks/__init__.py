@@ -1,0 +1,4 @@
+"""Celery tasks of the members app. Celery's autodiscovery imports this package,
+so every task module is imported here."""
+
+from members.tasks.notifications import *  # noqa: F403

@@ -1,0 +1,1 @@
+"""Notification delivery tasks (the dispatcher). Thin: each calls an action."""

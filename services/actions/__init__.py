@@ -1,0 +1,1 @@
+"""Writes, one module per program area (programs, batches, stations, relief...)."""

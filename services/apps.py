@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class ServicesConfig(AppConfig):
+    """Member services: protection programs, platform enrollment batches, rest
+    stations, and next relief-fund applications and 12351 work orders."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "services"
+    verbose_name = "会员服务"

@@ -1,0 +1,1 @@
+"""Reads, one module per program area (programs, batches, stations, relief...)."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the services app, imported here for autodiscovery."""

@@ -1,0 +1,121 @@
+"""Personas and shared fixtures (after healthchecks' alice/bob/charlie):
+
+* `worker` has an account and an active membership in Nanshan's gig-worker union;
+* `other_worker` is a member in Futian and must never see the worker's things;
+* `reviewer_nanshan` is staff of the Nanshan federation; `reviewer_futian` of Futian;
+* `city_reviewer` is staff of the Shenzhen federation and sees both districts.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from members.models import OrgKind, OrgLevel
+from tests.factories import make_member, make_org, make_staff, make_user
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")  # sync Playwright + live_server
+
+
+@pytest.fixture
+def shenzhen(db):
+    return make_org(name="深圳市总工会", level=OrgLevel.CITY, region_code="440300")
+
+
+@pytest.fixture
+def nanshan(shenzhen):
+    return make_org(name="南山区总工会", parent=shenzhen, region_code="440305")
+
+
+@pytest.fixture
+def nanshan_gig_pool(nanshan):
+    return make_org(
+        name="南山区新业态联合工会",
+        parent=nanshan,
+        level=OrgLevel.STREET,
+        kind=OrgKind.ALLIANCE,
+        region_code="440305",
+        is_gig_pool=True,
+    )
+
+
+@pytest.fixture
+def futian(shenzhen):
+    return make_org(name="福田区总工会", parent=shenzhen, region_code="440304")
+
+
+@pytest.fixture
+def worker_user(db):
+    return make_user(phone="13812345678")
+
+
+@pytest.fixture
+def worker(worker_user, nanshan_gig_pool):
+    return make_member(user=worker_user, org=nanshan_gig_pool, phone="13812345678")
+
+
+@pytest.fixture
+def other_worker(futian):
+    user = make_user(phone="13987654321")
+    return make_member(user=user, org=futian, name="李四", phone="13987654321")
+
+
+@pytest.fixture
+def reviewer_nanshan(nanshan):
+    return make_staff(org=nanshan, username="reviewer_nanshan")
+
+
+@pytest.fixture
+def reviewer_futian(futian):
+    return make_staff(org=futian, username="reviewer_futian")
+
+
+@pytest.fixture
+def city_reviewer(shenzhen):
+    return make_staff(org=shenzhen, username="reviewer_city")
+
+
+@pytest.fixture
+def sms_outbox():
+    from members.sms import LocmemSmsBackend
+
+    LocmemSmsBackend.outbox.clear()
+    yield LocmemSmsBackend.outbox
+    LocmemSmsBackend.outbox.clear()
+
+
+@pytest.fixture
+def celery_live_worker(transactional_db, settings):
+    """A real Celery worker (threads in this process) consuming from Redis.
+
+    Tasks run in other threads with their own database connections, so tests using
+    it need committed data (transactional_db). Skips when REDIS_URL is unset
+    outside CI; under CI=true tests/settings.py already refused to start.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from portal.celery import app
+
+    if not settings.REDIS_URL:
+        pytest.skip("REDIS_URL is not set: a real worker needs Redis")
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    app.conf.task_eager_propagates = False
+    with app.connection_for_write() as conn:
+        for queue in ("default", "otp", "notifications", "bulk"):
+            conn.default_channel.queue_purge(queue)
+    try:
+        with start_worker(
+            app,
+            pool="threads",
+            concurrency=2,
+            perform_ping_check=False,
+            loglevel="WARNING",
+            queues=["default", "otp", "notifications", "bulk"],
+            shutdown_timeout=30,
+        ) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager = True
+        app.conf.task_eager_propagates = True

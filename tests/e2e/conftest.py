@@ -1,0 +1,91 @@
+"""Browser journeys: Playwright drives Debian's Chromium (never a downloaded one)
+on a 390x844 zh-CN phone context. Every host but the live server is blocked."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {
+        **browser_context_args,
+        "locale": "zh-CN",
+        "timezone_id": "Asia/Shanghai",
+        "viewport": {"width": 390, "height": 844},
+        "is_mobile": True,
+        "has_touch": True,
+    }
+
+
+@pytest.fixture
+def phone_page(page, live_server):
+    """A page that may only talk to the live server."""
+    allowed = urlparse(live_server.url).netloc
+
+    def guard(route):
+        if urlparse(route.request.url).netloc == allowed:
+            return route.continue_()
+        return route.abort()
+
+    page.context.route("**/*", guard)
+    page.set_default_timeout(10_000)
+    return page
+
+
+@pytest.fixture
+def login_as(phone_page, live_server):
+    """Log a user in by injecting a session cookie (not the login journey)."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    def _login(user):
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.save()
+        host = urlparse(live_server.url).hostname
+        phone_page.context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": session.session_key,
+                    "domain": host,
+                    "path": "/",
+                }
+            ]
+        )
+        return phone_page
+
+    return _login

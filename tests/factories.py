@@ -1,0 +1,130 @@
+"""Builders for test data: make_<thing>(**overrides). Area-specific builders live
+next to their tests (tests/<area>/factories.py)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+from members.actions.orgs import union_org_create
+from members.models import (
+    Member,
+    MemberStatus,
+    Occupation,
+    OrgKind,
+    OrgLevel,
+    Platform,
+    UnionOrg,
+    User,
+)
+from members.validators import id_check_char
+
+_seq = itertools.count(1)
+
+
+def make_id_number(
+    *, region: str = "440305", born: date = date(1990, 3, 7), male: bool = True
+) -> str:
+    """A valid 18-character ID number; each call gives a new sequence number."""
+    n = next(_seq) % 500
+    seq = f"{(2 * n + (1 if male else 0)) % 1000:03d}"
+    first17 = f"{region}{born:%Y%m%d}{seq}"
+    return first17 + id_check_char(first17)
+
+
+def make_phone() -> str:
+    return f"139{next(_seq):08d}"
+
+
+def make_org(
+    *,
+    name: str | None = None,
+    parent: UnionOrg | None = None,
+    level: str = OrgLevel.DISTRICT,
+    kind: str = OrgKind.FEDERATION,
+    region_code: str = "440305",
+    is_gig_pool: bool = False,
+) -> UnionOrg:
+    if parent is None and level != OrgLevel.NATIONAL:
+        parent = make_root_org()
+    return union_org_create(
+        name=name or f"测试工会{next(_seq)}",
+        level=level,
+        kind=kind,
+        region_code=region_code,
+        parent=parent,
+        is_gig_pool=is_gig_pool,
+    )
+
+
+def make_root_org() -> UnionOrg:
+    root = UnionOrg.objects.filter(level=OrgLevel.NATIONAL).first()
+    return root or union_org_create(
+        name="中华全国总工会",
+        level=OrgLevel.NATIONAL,
+        kind=OrgKind.FEDERATION,
+        region_code="100000",
+    )
+
+
+def make_user(
+    *, username: str | None = None, phone: str | None = None, **extra
+) -> User:
+    user = User(username=username or f"user{next(_seq)}", **extra)
+    if phone:
+        user.set_phone(phone)
+    user.set_password("correct horse battery staple")
+    user.save()
+    return user
+
+
+def make_staff(*, org: UnionOrg, perms: tuple[str, ...] = (), **extra) -> User:
+    from django.contrib.auth.models import Permission
+
+    user = make_user(is_staff=True, org=org, **extra)
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
+
+
+def make_member(
+    *,
+    org: UnionOrg | None = None,
+    user: User | None = None,
+    name: str = "张三丰",
+    id_number: str | None = None,
+    phone: str | None = None,
+    occupation: str = Occupation.FOOD_DELIVERY,
+    status: str = MemberStatus.ACTIVE,
+    born: date = date(1990, 3, 7),
+    **extra,
+) -> Member:
+    from members.validators import parse_id_number
+
+    info = parse_id_number(id_number or make_id_number(born=born))
+    member = Member(
+        org=org or make_org(),
+        user=user,
+        name=name,
+        birth_date=info.birth_date,
+        gender=info.gender,
+        occupation=occupation,
+        status=status,
+        **extra,
+    )
+    member.set_id_number(info.number)
+    member.set_phone(phone if phone is not None else make_phone())
+    if status == MemberStatus.ACTIVE and not member.member_no:
+        member.member_no = f"M{next(_seq):09d}"
+    member.save()
+    return member
+
+
+def make_platform(*, code: str | None = None, name: str | None = None) -> Platform:
+    n = next(_seq)
+    return Platform.objects.create(
+        code=code or f"platform-{n}", name=name or f"测试平台{n}"
+    )

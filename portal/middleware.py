@@ -63,3 +63,52 @@ class NoStoreMiddleware:
         ):
             response["Cache-Control"] = "no-store"
         return response
+
+
+class HttpsOnlyApiMiddleware:
+    """Browser paths are redirected to HTTPS by SecurityMiddleware; the API is
+    refused instead, so a key sent over plain HTTP fails loudly (security.md DJ4)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            settings.SECURE_SSL_REDIRECT
+            and request.path.startswith("/api/")
+            and not request.is_secure()
+        ):
+            from django.http import JsonResponse
+
+            return JsonResponse({"detail": "HTTPS is required."}, status=403)
+        return self.get_response(request)
+
+
+class SessionIdleTimeoutMiddleware:
+    """End a session after inactivity: 15 minutes for staff, 30 for workers
+    (security.md SE3). SESSION_COOKIE_AGE is the absolute limit."""
+
+    KEY = "_last_activity"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        import time
+
+        from django.contrib.auth import logout
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = int(time.time())
+            limit = (
+                settings.SESSION_IDLE_TIMEOUT_STAFF
+                if user.is_staff
+                else settings.SESSION_IDLE_TIMEOUT_WORKER
+            )
+            last = request.session.get(self.KEY)
+            if last is not None and now - int(last) > limit:
+                logout(request)
+            else:
+                request.session[self.KEY] = now
+        return self.get_response(request)

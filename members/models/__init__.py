@@ -2,6 +2,18 @@
 
 from .accounts import User
 from .audit import AuditLog
+from .joining import (
+    ApplicationStatus,
+    ConsentChannel,
+    ConsentPurpose,
+    ConsentRecord,
+    DataRequest,
+    DataRequestKind,
+    DataRequestStatus,
+    MembershipApplication,
+    MembershipEvent,
+    MembershipEventKind,
+)
 from .notifications import (
     Notification,
     NotificationCategory,
@@ -9,6 +21,7 @@ from .notifications import (
     NotificationStatus,
 )
 from .orgs import OrgKind, OrgLevel, Platform, UnionOrg
+from .otp import OneTimeCode, OtpPurpose
 from .people import (
     EmploymentCategory,
     Member,
@@ -16,8 +29,22 @@ from .people import (
     Occupation,
     PlatformRider,
 )
+from .regions import RegionCode
 
 __all__ = [
+    "ApplicationStatus",
+    "ConsentChannel",
+    "ConsentPurpose",
+    "ConsentRecord",
+    "DataRequest",
+    "DataRequestKind",
+    "DataRequestStatus",
+    "MembershipApplication",
+    "MembershipEvent",
+    "MembershipEventKind",
+    "OneTimeCode",
+    "OtpPurpose",
+    "RegionCode",
     "AuditLog",
     "EmploymentCategory",
     "Member",

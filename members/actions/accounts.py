@@ -59,6 +59,7 @@ def otp_send(*, phone: str, purpose: str = OtpPurpose.REGISTER) -> OneTimeCode:
         phone_hmac=phone_hmac,
         purpose=purpose,
         code_hash=_code_hash(phone=phone, purpose=purpose, code=code),
+        created_at=now,
         expires_at=now + OTP_LIFETIME,
     )
     # A newer code replaces older unused ones for the same purpose.

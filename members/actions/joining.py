@@ -96,6 +96,14 @@ def application_submit(
     if not org.is_active:
         raise ApplicationError(MSG_ORG_CLOSED, code="org_closed")
 
+    application = (
+        MembershipApplication.objects.select_for_update()
+        .filter(user=user)
+        .order_by("-created_at")
+        .first()
+    )
+    if application is not None and application.status == ApplicationStatus.APPROVED:
+        raise ApplicationError(MSG_APPROVED_FINAL, code="already_approved")
     id_hmac = blind_index(info.number, purpose=ID_NUMBER_INDEX)
     phone_hmac = blind_index(user.phone, purpose=PHONE_INDEX)
     if Member.objects.filter(id_number_hmac=id_hmac, status__in=ACTIVE_STATES).exists():
@@ -107,14 +115,6 @@ def application_submit(
     ):
         raise ApplicationError(MSG_PHONE_IN_USE, code="phone_in_use")
 
-    application = (
-        MembershipApplication.objects.select_for_update()
-        .filter(user=user)
-        .order_by("-created_at")
-        .first()
-    )
-    if application is not None and application.status == ApplicationStatus.APPROVED:
-        raise ApplicationError(MSG_APPROVED_FINAL, code="already_approved")
     if application is None:
         application = MembershipApplication(user=user)
         kind = MembershipEventKind.SUBMITTED

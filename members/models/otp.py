@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 
 class OtpPurpose(models.TextChoices):
@@ -20,7 +21,7 @@ class OneTimeCode(models.Model):
     phone_hmac = models.CharField(max_length=64, db_index=True)
     purpose = models.CharField("用途", max_length=20, choices=OtpPurpose.choices)
     code_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField("发送时间", auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField("发送时间", default=timezone.now, db_index=True)
     expires_at = models.DateTimeField("过期时间")
     attempts = models.PositiveSmallIntegerField("尝试次数", default=0)
     used_at = models.DateTimeField("使用时间", null=True, blank=True)

@@ -410,3 +410,13 @@ APPLICATION_REVIEW_REMINDER_WORKDAYS = envint(
     "APPLICATION_REVIEW_REMINDER_WORKDAYS", "3"
 )
 DATA_REQUEST_REMINDER_DAYS = envint("DATA_REQUEST_REMINDER_DAYS", "10")
+# django-axes keeps the login form's POST data with each failed attempt; the
+# username field holds a worker's phone number, so it is masked there too (PI7).
+AXES_SENSITIVE_PARAMETERS = [
+    "username",
+    "ip_address",
+    "phone",
+    "code",
+    "password1",
+    "password2",
+]

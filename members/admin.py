@@ -192,7 +192,7 @@ class MemberAdmin(BlindIndexSearchMixin, OrgScopedAdminMixin, admin.ModelAdmin):
         "status",
         "member_no",
     )
-    list_filter = ("status", "occupation", "org")
+    list_filter = ("status", "occupation", ("org", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("org",)
     search_fields = ("member_no",)
     fields = (
@@ -375,7 +375,7 @@ class MembershipApplicationAdmin(
         "status",
         "submitted_at",
     )
-    list_filter = ("status", "occupation", "org")
+    list_filter = ("status", "occupation", ("org", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("org",)
     search_fields = ()
     date_hierarchy = "submitted_at"
@@ -495,7 +495,7 @@ class MembershipApplicationAdmin(
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("purpose", "org", "channel", "granted_at", "withdrawn_at")
-    list_filter = ("purpose", "channel", "org")
+    list_filter = ("purpose", "channel", ("org", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("org",)
     fields = (
         "purpose",
@@ -511,7 +511,7 @@ class ConsentRecordAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
 @admin.register(MembershipEvent)
 class MembershipEventAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "kind", "member", "org", "from_status", "to_status")
-    list_filter = ("kind", "org")
+    list_filter = ("kind", ("org", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("member", "org")
     fields = (
         "created_at",
@@ -530,7 +530,7 @@ class MembershipEventAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelA
 @admin.register(DataRequest)
 class DataRequestAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     list_display = ("kind", "member", "org", "status", "created_at", "processed_at")
-    list_filter = ("status", "kind", "org")
+    list_filter = ("status", "kind", ("org", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("member", "org")
     actions = ("mark_done", "refuse_selected")
     fields = (

@@ -54,6 +54,7 @@ def test_nanshan_reviewer_sees_only_nanshan_applicants(
     assert shown == [nanshan_applicant]
     body = response.content.decode()
     assert "赵*" not in body
+    assert "福田区新业态联合工会" not in body  # not even in the org filter
     assert FUTIAN_PHONE not in body and FUTIAN_ID not in body
 
 
@@ -276,3 +277,22 @@ def test_applications_list_hides_drafts(client, rv_nanshan, nanshan_applicant):
     client.force_login(rv_nanshan)
 
     assert list(_changelist(client).context["cl"].result_list) == []
+
+
+def test_member_change_page_masks_and_links_reveal_only_with_permission(
+    client, rv_city, rv_nanshan, nanshan_member
+):
+    url = reverse("admin:members_member_change", args=[nanshan_member.pk])
+    reveal = reverse("admin:members_member_reveal", args=[nanshan_member.pk])
+
+    client.force_login(rv_nanshan)
+    body = client.get(url).content.decode()
+    assert "440305********1236" in body
+    assert "440305199003071236" not in body and "13812340000" not in body
+    assert reveal not in body
+
+    client.force_login(rv_city)
+    body = client.get(url).content.decode()
+    assert reveal in body
+    assert "440305199003071236" not in body
+    assert not AuditLog.objects.exists()

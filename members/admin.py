@@ -13,6 +13,7 @@ from django.utils import timezone
 from members.actions.joining import application_approve, application_reject
 from members.actions.orgs import union_org_create
 from members.actions.people import data_request_process, member_sensitive_reveal
+from members.actions.platforms import platform_key_issue, platform_key_revoke
 from members.admin_mixins import OrgScopedAdminMixin, ReadOnlyAdminMixin
 from members.admin_search import BlindIndexSearchMixin
 from members.forms import ReasonForm, RevealForm
@@ -25,6 +26,7 @@ from members.models import (
     MembershipApplication,
     MembershipEvent,
     Platform,
+    PlatformApiKey,
     PlatformRider,
     RegionCode,
     UnionOrg,
@@ -158,12 +160,91 @@ class RegionCodeAdmin(admin.ModelAdmin):
     list_filter = ("valid_to",)
 
 
+class PlatformApiKeyInline(admin.TabularInline):
+    model = PlatformApiKey
+    extra = 0
+    can_delete = False
+    fields = (
+        "prefix",
+        "name",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Platform)
 class PlatformAdmin(admin.ModelAdmin):
     list_display = ("name", "code", "credit_code", "is_active", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "code", "credit_code")
     readonly_fields = ("created_at",)
+    inlines = [PlatformApiKeyInline]
+    actions = ("issue_key",)
+
+    @admin.action(description="签发新的API密钥(只显示一次)", permissions=["change"])
+    def issue_key(self, request: HttpRequest, queryset: QuerySet):
+        issued = [
+            (platform, platform_key_issue(platform=platform, actor=request.user)[1])
+            for platform in queryset
+        ]
+        response = TemplateResponse(
+            request,
+            "admin/members/platform/issued_keys.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "新签发的API密钥",
+                "opts": self.model._meta,
+                "issued": issued,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@admin.register(PlatformApiKey)
+class PlatformApiKeyAdmin(admin.ModelAdmin):
+    list_display = (
+        "platform",
+        "prefix",
+        "name",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = ("platform",)
+    list_select_related = ("platform",)
+    search_fields = ("prefix", "platform__code", "platform__name")
+    fields = (
+        "platform",
+        "prefix",
+        "name",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    readonly_fields = fields
+    actions = ("revoke_selected",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Keys are issued by the Platform action or `manage.py issue_platform_key`.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="吊销所选密钥", permissions=["change"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = sum(
+            platform_key_revoke(key=key, actor=request.user) for key in queryset
+        )
+        self.message_user(request, f"已吊销 {count} 个密钥。", messages.SUCCESS)
 
 
 class MembershipEventInline(admin.TabularInline):

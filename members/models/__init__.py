@@ -20,7 +20,7 @@ from .notifications import (
     NotificationChannel,
     NotificationStatus,
 )
-from .orgs import OrgKind, OrgLevel, Platform, UnionOrg
+from .orgs import OrgKind, OrgLevel, Platform, PlatformApiKey, UnionOrg
 from .otp import OneTimeCode, OtpPurpose
 from .people import (
     EmploymentCategory,
@@ -57,6 +57,7 @@ __all__ = [
     "OrgKind",
     "OrgLevel",
     "Platform",
+    "PlatformApiKey",
     "PlatformRider",
     "UnionOrg",
     "User",

@@ -1,12 +1,41 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 
+from members.actions.joining import application_approve, application_reject
+from members.actions.orgs import union_org_create
+from members.actions.people import data_request_process, member_sensitive_reveal
+from members.actions.platforms import platform_key_issue, platform_key_revoke
 from members.admin_mixins import OrgScopedAdminMixin, ReadOnlyAdminMixin
-from members.models import AuditLog, Member, Platform, PlatformRider, UnionOrg, User
+from members.admin_search import BlindIndexSearchMixin
+from members.forms import ReasonForm, RevealForm
+from members.models import (
+    AuditLog,
+    ConsentRecord,
+    DataRequest,
+    DataRequestStatus,
+    Member,
+    MembershipApplication,
+    MembershipEvent,
+    Platform,
+    PlatformApiKey,
+    PlatformRider,
+    RegionCode,
+    UnionOrg,
+    User,
+)
+from members.selectors.joining import region_code_warnings, region_name
+from members.validators import credit_code_warnings, normalize_credit_code
+from portal.exceptions import ApplicationError
+from portal.masking import mask_id_number_for_reviewer
 
 
 @admin.register(User)
@@ -35,15 +64,118 @@ class UserAdmin(DjangoUserAdmin):
         return qs.filter(org__path__startswith=org.path)
 
 
+class UnionOrgForm(forms.ModelForm):
+    """GB 32100 credit code: format and check character are errors (BR-V4);
+    authority, region and the grassroots `81` prefix are warnings (BR-V4/V5),
+    shown after saving. Region codes unknown to the table are warnings (BR-V3)."""
+
+    class Meta:
+        model = UnionOrg
+        fields = (
+            "name",
+            "level",
+            "kind",
+            "parent",
+            "region_code",
+            "credit_code",
+            "is_gig_pool",
+            "is_active",
+        )
+
+    def clean_credit_code(self) -> str:
+        value = self.cleaned_data.get("credit_code") or ""
+        return normalize_credit_code(value) if value.strip() else ""
+
+    def clean_region_code(self) -> str:
+        value = (self.cleaned_data.get("region_code") or "").strip()
+        if len(value) != 6 or not value.isdigit():
+            raise ValidationError("行政区划代码应为6位数字。")
+        return value
+
+    def warnings(self) -> list[str]:
+        data = self.cleaned_data
+        found = region_code_warnings(
+            code=data["region_code"], today=timezone.localdate()
+        )
+        if data.get("region_code") == "100000":
+            found = []
+        if data.get("credit_code"):
+            found += credit_code_warnings(
+                data["credit_code"], grassroots_union=data.get("kind") == "grassroots"
+            )
+        return found
+
+
 @admin.register(UnionOrg)
 class UnionOrgAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
+    form = UnionOrgForm
     org_path_lookup = "path"
-    list_display = ("name", "level", "kind", "region_code", "parent", "is_gig_pool")
+    list_display = (
+        "name",
+        "level",
+        "kind",
+        "region_code",
+        "region_display",
+        "parent",
+        "is_gig_pool",
+    )
     list_filter = ("level", "kind", "is_gig_pool", "is_active")
     search_fields = ("name", "region_code", "credit_code")
     list_select_related = ("parent",)
     raw_id_fields = ("parent",)
     readonly_fields = ("path",)
+
+    @admin.display(description="区划名称")
+    def region_display(self, obj: UnionOrg) -> str:
+        return region_name(code=obj.region_code) or "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moving an org would need its whole subtree's paths rewritten.
+        return ("path", "parent") if obj else ("path",)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            data = form.cleaned_data
+            created = union_org_create(
+                name=data["name"],
+                level=data["level"],
+                kind=data["kind"],
+                region_code=data["region_code"],
+                parent=data.get("parent"),
+                credit_code=data.get("credit_code") or "",
+                is_gig_pool=data.get("is_gig_pool") or False,
+            )
+            obj.pk = created.pk
+            obj.path = created.path
+        for warning in form.warnings():
+            self.message_user(request, warning, messages.WARNING)
+
+
+@admin.register(RegionCode)
+class RegionCodeAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "valid_from", "valid_to")
+    search_fields = ("code", "name")
+    list_filter = ("valid_to",)
+
+
+class PlatformApiKeyInline(admin.TabularInline):
+    model = PlatformApiKey
+    extra = 0
+    can_delete = False
+    fields = (
+        "prefix",
+        "name",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Platform)
@@ -52,10 +184,86 @@ class PlatformAdmin(admin.ModelAdmin):
     list_filter = ("is_active",)
     search_fields = ("name", "code", "credit_code")
     readonly_fields = ("created_at",)
+    inlines = [PlatformApiKeyInline]
+    actions = ("issue_key",)
+
+    @admin.action(description="签发新的API密钥(只显示一次)", permissions=["change"])
+    def issue_key(self, request: HttpRequest, queryset: QuerySet):
+        issued = [
+            (platform, platform_key_issue(platform=platform, actor=request.user)[1])
+            for platform in queryset
+        ]
+        response = TemplateResponse(
+            request,
+            "admin/members/platform/issued_keys.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "新签发的API密钥",
+                "opts": self.model._meta,
+                "issued": issued,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@admin.register(PlatformApiKey)
+class PlatformApiKeyAdmin(admin.ModelAdmin):
+    list_display = (
+        "platform",
+        "prefix",
+        "name",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = ("platform",)
+    list_select_related = ("platform",)
+    search_fields = ("prefix", "platform__code", "platform__name")
+    fields = (
+        "platform",
+        "prefix",
+        "name",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    readonly_fields = fields
+    actions = ("revoke_selected",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Keys are issued by the Platform action or `manage.py issue_platform_key`.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="吊销所选密钥", permissions=["change"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = sum(
+            platform_key_revoke(key=key, actor=request.user) for key in queryset
+        )
+        self.message_user(request, f"已吊销 {count} 个密钥。", messages.SUCCESS)
+
+
+class MembershipEventInline(admin.TabularInline):
+    model = MembershipEvent
+    fk_name = "member"
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "kind", "from_status", "to_status", "org", "note", "actor")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Member)
-class MemberAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
+class MemberAdmin(BlindIndexSearchMixin, OrgScopedAdminMixin, admin.ModelAdmin):
     list_display = (
         "name_masked",
         "id_masked",
@@ -65,12 +273,44 @@ class MemberAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         "status",
         "member_no",
     )
-    list_filter = ("status", "occupation", "org")
+    list_filter = ("status", "occupation", ("org", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("org",)
     search_fields = ("member_no",)
-    readonly_fields = ("created_at", "updated_at")
-    exclude = ("id_number", "phone")
-    raw_id_fields = ("user", "org")
+    fields = (
+        "name_masked",
+        "id_reviewer",
+        "phone_masked",
+        "birth_date",
+        "gender",
+        "occupation",
+        "employment_category",
+        "hukou_county",
+        "residence_county",
+        "org",
+        "status",
+        "member_no",
+        "joined_on",
+        "reminders_opt_out",
+        "user",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = (
+        "name_masked",
+        "id_reviewer",
+        "phone_masked",
+        "birth_date",
+        "gender",
+        "status",
+        "member_no",
+        "joined_on",
+        "user",
+        "created_at",
+        "updated_at",
+    )
+    raw_id_fields = ("org",)
+    inlines = [MembershipEventInline]
+    change_form_template = "admin/members/member/change_form.html"
 
     @admin.display(description="姓名")
     def name_masked(self, obj: Member) -> str:
@@ -80,9 +320,78 @@ class MemberAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     def id_masked(self, obj: Member) -> str:
         return obj.id_number_masked
 
+    @admin.display(description="身份证号(审核)")
+    def id_reviewer(self, obj: Member) -> str:
+        return mask_id_number_for_reviewer(obj.id_number)
+
     @admin.display(description="手机号")
     def phone_masked(self, obj: Member) -> str:
         return obj.phone_masked
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Members come from approved applications and platform enrolment.
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/reveal/",
+                self.admin_site.admin_view(self.reveal_view),
+                name="members_member_reveal",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_reveal": request.user.has_perm("members.view_sensitive"),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def reveal_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Show one full value with a reason; 404 outside the subtree, 403
+        without `members.view_sensitive`; every reveal is audit-logged."""
+        member = self.get_object(request, object_id)
+        if member is None:
+            raise Http404
+        value = None
+        field_label = ""
+        if request.method == "POST":
+            form = RevealForm(request.POST)
+            if form.is_valid():
+                try:
+                    value = member_sensitive_reveal(
+                        actor=request.user,
+                        member=member,
+                        field=form.cleaned_data["field"],
+                        reason=form.cleaned_data["reason"],
+                    )
+                except ApplicationError as exc:
+                    form.add_error(None, exc.message)
+                field_label = dict(form.fields["field"].choices)[
+                    form.cleaned_data["field"]
+                ]
+        else:
+            if not request.user.has_perm("members.view_sensitive"):
+                raise PermissionDenied
+            form = RevealForm()
+        response = TemplateResponse(
+            request,
+            "admin/members/member/reveal.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": member,
+                "title": "查看完整个人信息",
+                "form": form,
+                "value": value,
+                "field_label": field_label,
+                "change_url": reverse("admin:members_member_change", args=[member.pk]),
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 @admin.register(PlatformRider)
@@ -99,6 +408,275 @@ class PlatformRiderAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     search_fields = ("platform_rider_id",)
     list_select_related = ("platform", "member")
     raw_id_fields = ("member",)
+
+
+def _reason_step(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    action: str,
+    title: str,
+    label: str,
+):
+    """The intermediate page of an admin action that needs a reason. Returns the
+    reason once submitted, or a TemplateResponse to show first."""
+    if "apply" in request.POST:
+        form = ReasonForm(request.POST)
+        if form.is_valid():
+            return form.cleaned_data["reason"]
+    else:
+        form = ReasonForm()
+    form.fields["reason"].label = label
+    return TemplateResponse(
+        request,
+        "admin/members/reason_action.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "opts": modeladmin.model._meta,
+            "queryset": queryset,
+            "form": form,
+            "action": action,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
+
+
+@admin.register(MembershipApplication)
+class MembershipApplicationAdmin(
+    BlindIndexSearchMixin, OrgScopedAdminMixin, admin.ModelAdmin
+):
+    list_display = (
+        "name_masked",
+        "id_masked",
+        "phone_masked",
+        "occupation",
+        "org",
+        "status",
+        "submitted_at",
+    )
+    list_filter = ("status", "occupation", ("org", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("org",)
+    search_fields = ()
+    date_hierarchy = "submitted_at"
+    actions = ("approve_selected", "reject_selected")
+    fields = (
+        "name_masked",
+        "id_reviewer",
+        "phone_masked",
+        "birth_date",
+        "gender",
+        "occupation",
+        "platform_names",
+        "employment_category",
+        "hukou_display",
+        "residence_display",
+        "org",
+        "status",
+        "submitted_at",
+        "decided_at",
+        "decided_by",
+        "reject_reason",
+        "member",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Drafts (never submitted, or consent withdrawn) are not for review.
+        return super().get_queryset(request).exclude(status="draft")
+
+    @admin.display(description="姓名")
+    def name_masked(self, obj: MembershipApplication) -> str:
+        return obj.name_masked
+
+    @admin.display(description="身份证号")
+    def id_masked(self, obj: MembershipApplication) -> str:
+        return obj.id_number_masked
+
+    @admin.display(description="身份证号(审核)")
+    def id_reviewer(self, obj: MembershipApplication) -> str:
+        return mask_id_number_for_reviewer(obj.id_number)
+
+    @admin.display(description="手机号")
+    def phone_masked(self, obj: MembershipApplication) -> str:
+        return obj.phone_masked
+
+    @admin.display(description="服务平台")
+    def platform_names(self, obj: MembershipApplication) -> str:
+        return "、".join(p.name for p in obj.platforms.all()) or "—"
+
+    @admin.display(description="户籍地")
+    def hukou_display(self, obj: MembershipApplication) -> str:
+        name = region_name(code=obj.hukou_county) or "代码表中无此代码"
+        return f"{obj.hukou_county} {name}"
+
+    @admin.display(description="常住地")
+    def residence_display(self, obj: MembershipApplication) -> str:
+        return f"{obj.residence_county} {region_name(code=obj.residence_county)}"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # The change page is view-only; decisions go through the actions below.
+        if obj is not None:
+            return False
+        return super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="通过所选入会申请", permissions=["change"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done = 0
+        for application in queryset:
+            try:
+                application_approve(
+                    application_id=application.pk, reviewer=request.user
+                )
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"{application}:{exc.message}", messages.ERROR
+                )
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"已通过 {done} 份申请。", messages.SUCCESS)
+
+    @admin.action(description="不通过所选入会申请(填写原因)", permissions=["change"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet):
+        step = _reason_step(
+            self,
+            request,
+            queryset,
+            action="reject_selected",
+            title="入会申请不通过",
+            label="不通过原因(申请人可见)",
+        )
+        if not isinstance(step, str):
+            return step
+        done = 0
+        for application in queryset:
+            try:
+                application_reject(
+                    application_id=application.pk, reviewer=request.user, reason=step
+                )
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"{application}:{exc.message}", messages.ERROR
+                )
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"已退回 {done} 份申请。", messages.SUCCESS)
+        return None
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("purpose", "org", "channel", "granted_at", "withdrawn_at")
+    list_filter = ("purpose", "channel", ("org", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("org",)
+    fields = (
+        "purpose",
+        "notice_version",
+        "channel",
+        "org",
+        "granted_at",
+        "withdrawn_at",
+    )
+    readonly_fields = fields
+
+
+@admin.register(MembershipEvent)
+class MembershipEventAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "kind", "member", "org", "from_status", "to_status")
+    list_filter = ("kind", ("org", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("member", "org")
+    fields = (
+        "created_at",
+        "kind",
+        "member",
+        "application",
+        "org",
+        "from_status",
+        "to_status",
+        "note",
+        "actor",
+    )
+    readonly_fields = fields
+
+
+@admin.register(DataRequest)
+class DataRequestAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("kind", "member", "org", "status", "created_at", "processed_at")
+    list_filter = ("status", "kind", ("org", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("member", "org")
+    actions = ("mark_done", "refuse_selected")
+    fields = (
+        "kind",
+        "member",
+        "org",
+        "status",
+        "note",
+        "response",
+        "created_at",
+        "processed_at",
+        "processed_by",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None:
+            return False
+        return super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def _process(self, request, queryset, *, status: str, response: str) -> None:
+        done = 0
+        for item in queryset:
+            try:
+                data_request_process(
+                    request_id=item.pk,
+                    staff=request.user,
+                    status=status,
+                    response=response,
+                )
+            except ApplicationError as exc:
+                self.message_user(request, f"{item}:{exc.message}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"已处理 {done} 份申请。", messages.SUCCESS)
+
+    @admin.action(description="办结所选申请", permissions=["change"])
+    def mark_done(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._process(
+            request, queryset, status=DataRequestStatus.DONE, response="已办结"
+        )
+
+    @admin.action(description="不予办理(填写理由)", permissions=["change"])
+    def refuse_selected(self, request: HttpRequest, queryset: QuerySet):
+        step = _reason_step(
+            self,
+            request,
+            queryset,
+            action="refuse_selected",
+            title="不予办理",
+            label="理由(申请人可见)",
+        )
+        if not isinstance(step, str):
+            return step
+        self._process(
+            request, queryset, status=DataRequestStatus.REFUSED, response=step
+        )
+        return None
 
 
 @admin.register(AuditLog)
@@ -122,3 +700,6 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
         # Separation of duties (security.md AC8): only auditors read the log.
         return request.user.has_perm("members.view_auditlog_all")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)

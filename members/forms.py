@@ -21,3 +21,188 @@ class LoginForm(AuthenticationForm):
         "invalid_login": "手机号(用户名)或密码不正确。",
         "inactive": "该账号已停用。",
     }
+
+
+class PhoneField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "手机号")
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={"autocomplete": "tel", "inputmode": "tel", "placeholder": ""}
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        from members.validators import normalize_phone
+
+        return normalize_phone(super().clean(value))
+
+
+class RegisterForm(forms.Form):
+    """Phone first: "获取验证码" validates the phone only; "注册" needs all."""
+
+    phone = PhoneField()
+    code = forms.CharField(
+        label="短信验证码",
+        required=False,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}
+        ),
+    )
+    password1 = forms.CharField(
+        label="设置密码",
+        required=False,
+        strip=False,
+        max_length=128,
+        help_text="至少12个字符,可以是一句好记的话。",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="再次输入密码",
+        required=False,
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, sending: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sending = sending
+
+    def clean(self):
+        from django.contrib.auth.password_validation import validate_password
+
+        data = super().clean()
+        if self.sending or "phone" not in data:
+            return data
+        code = (data.get("code") or "").strip()
+        if not (len(code) == 6 and code.isdigit()):
+            self.add_error("code", "请输入6位数字验证码。")
+        password = data.get("password1") or ""
+        if not password:
+            self.add_error("password1", "请设置密码。")
+        elif password != data.get("password2"):
+            self.add_error("password2", "两次输入的密码不一致。")
+        else:
+            try:
+                validate_password(password)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return data
+
+
+class JoinForm(forms.Form):
+    """The 入会 form (BR-M1). The phone is the account's verified number."""
+
+    name = forms.CharField(label="姓名", max_length=50)
+    id_number = forms.CharField(
+        label="身份证号",
+        max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        help_text="18位;15位旧号码会自动升级。",
+    )
+    occupation = forms.ChoiceField(label="职业")
+    platforms = forms.ModelMultipleChoiceField(
+        label="服务平台(可多选)",
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    employment_category = forms.ChoiceField(label="与平台的用工关系")
+    hukou_county = forms.CharField(
+        label="户籍地行政区划代码",
+        min_length=6,
+        max_length=6,
+        help_text="身份证号前6位通常就是户籍地代码。",
+        widget=forms.TextInput(attrs={"inputmode": "numeric"}),
+    )
+    residence_county = forms.ChoiceField(label="常住地(区)")
+    org = forms.ModelChoiceField(
+        label="加入的工会",
+        queryset=None,
+        required=False,
+        empty_label="按常住地自动选择(所在区新业态联合工会)",
+    )
+    consent_sensitive = forms.BooleanField(
+        label="我已阅读上述告知,单独同意工会处理我的身份证号码等敏感个人信息",
+        required=True,
+        error_messages={"required": "不同意处理敏感个人信息将无法在线入会。"},
+    )
+
+    def __init__(self, *args, **kwargs):
+        from members.models import EmploymentCategory, Occupation, Platform, RegionCode
+        from members.selectors.joining import joinable_orgs
+
+        super().__init__(*args, **kwargs)
+        self.fields["occupation"].choices = Occupation.choices
+        self.fields["employment_category"].choices = EmploymentCategory.choices
+        self.fields["platforms"].queryset = Platform.objects.filter(is_active=True)
+        self.fields["org"].queryset = joinable_orgs()
+        districts = (
+            RegionCode.objects.filter(code__startswith="4403", valid_to__isnull=True)
+            .exclude(code="440300")
+            .order_by("code")
+        )
+        self.fields["residence_county"].choices = [
+            (r.code, f"深圳市{r.name}") for r in districts
+        ]
+
+    def clean_id_number(self):
+        from django.utils import timezone
+
+        from members.actions.joining import JOIN_AGE_HIGH, JOIN_AGE_LOW
+        from members.validators import check_age, parse_id_number
+
+        today = timezone.localdate()
+        info = parse_id_number(self.cleaned_data["id_number"], today=today)
+        check_age(info, low=JOIN_AGE_LOW, high=JOIN_AGE_HIGH, today=today)
+        return info.number
+
+    def clean_name(self):
+        from members.validators import normalize_name
+
+        return normalize_name(self.cleaned_data["name"])
+
+    def clean_hukou_county(self):
+        value = self.cleaned_data["hukou_county"].strip()
+        if not value.isdigit():
+            raise forms.ValidationError("行政区划代码应为6位数字。")
+        return value
+
+
+class DataRequestForm(forms.Form):
+    kind = forms.ChoiceField(label="申请事项")
+    note = forms.CharField(
+        label="说明(选填)",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from members.models import DataRequestKind
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [
+            (DataRequestKind.DELETION, DataRequestKind.DELETION.label),
+            (DataRequestKind.WITHDRAWAL, DataRequestKind.WITHDRAWAL.label),
+        ]
+
+
+class ReasonForm(forms.Form):
+    """Admin actions that need a reason (reject, refuse, reveal)."""
+
+    reason = forms.CharField(
+        label="原因", max_length=200, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class RevealForm(forms.Form):
+    field = forms.ChoiceField(
+        label="字段", choices=[("id_number", "身份证号"), ("phone", "手机号")]
+    )
+    reason = forms.CharField(label="查看事由", min_length=2, max_length=200)

@@ -8,6 +8,16 @@ app_name = "members"
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("register/", views.register, name="register"),
+    path("join/", views.join, name="join"),
     path("me/", views.me, name="me"),
+    path("me/card/", views.card, name="card"),
+    path("me/export/", views.export, name="export"),
+    path("me/requests/", views.data_request, name="data_request"),
+    path(
+        "me/consents/<int:consent_id>/withdraw/",
+        views.consent_withdraw_view,
+        name="consent_withdraw",
+    ),
     path("privacy/", views.privacy, name="privacy"),
 ]

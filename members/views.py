@@ -1,12 +1,33 @@
 from __future__ import annotations
 
+import json
+
+from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from members.forms import LoginForm
+from members.actions.accounts import OtpRateLimited, otp_send, worker_register
+from members.actions.joining import application_submit, consent_withdraw
+from members.actions.people import data_request_create, personal_data_export
+from members.forms import DataRequestForm, JoinForm, LoginForm, RegisterForm
+from members.models import ApplicationStatus, MemberStatus, OtpPurpose
+from members.notices import SENSITIVE_PI_JOIN_NOTICE, SENSITIVE_PI_JOIN_NOTICE_VERSION
+from members.selectors.joining import (
+    application_get_for_user,
+    consents_for_user,
+    data_requests_for_user,
+    membership_events_for_user,
+    region_code_warnings,
+    region_name,
+)
 from members.selectors.people import member_get_for_user
+from portal.exceptions import ApplicationError
 
 
 class LoginView(auth_views.LoginView):
@@ -19,7 +40,194 @@ def privacy(request: HttpRequest) -> HttpResponse:
     return render(request, "members/privacy.html")
 
 
+def register(request: HttpRequest) -> HttpResponse:
+    """Phone + SMS code + password. "获取验证码" and "注册" post the same form."""
+    if request.user.is_authenticated:
+        return redirect("members:me")
+    status = 200
+    code_sent = False
+    if request.method == "POST":
+        sending = request.POST.get("action") == "send_code"
+        form = RegisterForm(request.POST, sending=sending)
+        if form.is_valid():
+            phone = form.cleaned_data["phone"]
+            try:
+                if sending:
+                    otp_send(phone=phone, purpose=OtpPurpose.REGISTER)
+                    code_sent = True
+                    messages.info(request, "验证码已发送,5分钟内有效。")
+                else:
+                    user = worker_register(
+                        phone=phone,
+                        code=form.cleaned_data["code"],
+                        password=form.cleaned_data["password1"],
+                    )
+                    login(request, user, backend="members.auth.PhoneBackend")
+                    messages.success(request, "注册成功。")
+                    return redirect("members:join")
+            except OtpRateLimited as exc:
+                form.add_error(None, exc.message)
+                status = 429
+            except ApplicationError as exc:
+                form.add_error("code" if "otp" in exc.code else None, exc.message)
+            except ValidationError as exc:
+                form.add_error("password1", exc)
+        code_sent = code_sent or bool(request.POST.get("code_sent"))
+    else:
+        form = RegisterForm()
+    return render(
+        request,
+        "members/register.html",
+        {"form": form, "code_sent": code_sent},
+        status=status,
+    )
+
+
+def _worker_only(request: HttpRequest) -> None:
+    if request.user.is_staff:
+        raise Http404
+
+
+@login_required
+def join(request: HttpRequest) -> HttpResponse:
+    _worker_only(request)
+    application = application_get_for_user(user=request.user)
+    if application is not None and application.status == ApplicationStatus.APPROVED:
+        messages.info(request, "你已入会。")
+        return redirect("members:me")
+    member = member_get_for_user(user=request.user)
+    if member is not None and member.status == MemberStatus.ACTIVE:
+        return redirect("members:me")
+    if request.method == "POST":
+        form = JoinForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                application_submit(
+                    user=request.user,
+                    name=data["name"],
+                    id_number=data["id_number"],
+                    occupation=data["occupation"],
+                    employment_category=data["employment_category"],
+                    hukou_county=data["hukou_county"],
+                    residence_county=data["residence_county"],
+                    platforms=data["platforms"],
+                    org=data["org"],
+                    consent_notice_version=SENSITIVE_PI_JOIN_NOTICE_VERSION,
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                today = timezone.localdate()
+                for warning in region_code_warnings(
+                    code=data["hukou_county"], today=today
+                ):
+                    messages.warning(request, warning)
+                messages.success(request, "入会申请已提交,请等待工会审核。")
+                return redirect("members:me")
+    else:
+        initial = {}
+        if application is not None:
+            initial = {
+                "name": application.name,
+                "occupation": application.occupation,
+                "employment_category": application.employment_category,
+                "hukou_county": application.hukou_county,
+                "residence_county": application.residence_county,
+                "platforms": list(application.platforms.all()),
+                "org": application.org,
+            }
+        form = JoinForm(initial=initial)
+    return render(
+        request,
+        "members/join.html",
+        {
+            "form": form,
+            "application": application,
+            "phone_masked": request.user.phone_masked,
+            "notice": SENSITIVE_PI_JOIN_NOTICE,
+        },
+    )
+
+
 @login_required
 def me(request: HttpRequest) -> HttpResponse:
     member = member_get_for_user(user=request.user)
-    return render(request, "members/me.html", {"member": member})
+    application = application_get_for_user(user=request.user)
+    return render(
+        request,
+        "members/me.html",
+        {
+            "member": member,
+            "application": application,
+            "hukou_name": region_name(code=member.hukou_county) if member else "",
+            "events": membership_events_for_user(user=request.user)[:50],
+            "consents": consents_for_user(user=request.user),
+            "data_requests": data_requests_for_user(user=request.user),
+            "data_request_form": DataRequestForm(),
+        },
+    )
+
+
+@login_required
+def card(request: HttpRequest) -> HttpResponse:
+    """The electronic member card: only the signed-in worker's own, only when
+    the membership is active. The QR code carries the card number and masked
+    values, rendered on the server as inline SVG."""
+    import segno
+
+    member = member_get_for_user(user=request.user)
+    if member is None or member.status != MemberStatus.ACTIVE:
+        raise Http404
+    payload = (
+        f"GHCARD|{member.member_no}|{member.name_masked}|{member.id_number_masked}"
+    )
+    qr_svg = segno.make(payload, error="m").svg_inline(
+        scale=4, dark="#000", light="#fff", omitsize=True
+    )
+    return render(request, "members/card.html", {"member": member, "qr_svg": qr_svg})
+
+
+@login_required
+@require_POST
+def export(request: HttpRequest) -> HttpResponse:
+    data = personal_data_export(user=request.user)
+    response = HttpResponse(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def data_request(request: HttpRequest) -> HttpResponse:
+    _worker_only(request)
+    form = DataRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            data_request_create(
+                user=request.user,
+                kind=form.cleaned_data["kind"],
+                note=form.cleaned_data["note"],
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "申请已提交,工作人员会在15个工作日内处理。")
+    else:
+        messages.error(request, "请选择申请事项。")
+    return redirect("members:me")
+
+
+@login_required
+@require_POST
+def consent_withdraw_view(request: HttpRequest, consent_id: int) -> HttpResponse:
+    consent = get_object_or_404(consents_for_user(user=request.user), pk=consent_id)
+    consent_withdraw(user=request.user, consent=consent)
+    messages.success(request, "已撤回同意。待审核的入会申请已停止处理。")
+    return redirect("members:me")

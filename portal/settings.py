@@ -399,3 +399,26 @@ LOGGING = {
 SITE_NAME = "工会会员服务门户"
 # Local rules that domain.md marks as examples live here, not in code.
 DEFAULT_REGION_CODE = os.getenv("DEFAULT_REGION_CODE", "440300")
+
+# --- Members: working-day calendar and joining (issue #3) ----------------------------
+# Public holidays and make-up working days (调休), ISO dates, comma-separated; the
+# State Council publishes them each December; set them per deployment (empty =
+# weekends only). Used by portal.workdays.
+PORTAL_HOLIDAYS = envlist("PORTAL_HOLIDAYS", "")
+PORTAL_EXTRA_WORKDAYS = envlist("PORTAL_EXTRA_WORKDAYS", "")
+# Reminders: an application waits this many working days before reviewers are
+# reminded; an open personal-data request this many calendar days.
+APPLICATION_REVIEW_REMINDER_WORKDAYS = envint(
+    "APPLICATION_REVIEW_REMINDER_WORKDAYS", "3"
+)
+DATA_REQUEST_REMINDER_DAYS = envint("DATA_REQUEST_REMINDER_DAYS", "10")
+# django-axes keeps the login form's POST data with each failed attempt; the
+# username field holds a worker's phone number, so it is masked there too (PI7).
+AXES_SENSITIVE_PARAMETERS = [
+    "username",
+    "ip_address",
+    "phone",
+    "code",
+    "password1",
+    "password2",
+]

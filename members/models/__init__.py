@@ -2,13 +2,26 @@
 
 from .accounts import User
 from .audit import AuditLog
+from .joining import (
+    ApplicationStatus,
+    ConsentChannel,
+    ConsentPurpose,
+    ConsentRecord,
+    DataRequest,
+    DataRequestKind,
+    DataRequestStatus,
+    MembershipApplication,
+    MembershipEvent,
+    MembershipEventKind,
+)
 from .notifications import (
     Notification,
     NotificationCategory,
     NotificationChannel,
     NotificationStatus,
 )
-from .orgs import OrgKind, OrgLevel, Platform, UnionOrg
+from .orgs import OrgKind, OrgLevel, Platform, PlatformApiKey, UnionOrg
+from .otp import OneTimeCode, OtpPurpose
 from .people import (
     EmploymentCategory,
     Member,
@@ -16,8 +29,22 @@ from .people import (
     Occupation,
     PlatformRider,
 )
+from .regions import RegionCode
 
 __all__ = [
+    "ApplicationStatus",
+    "ConsentChannel",
+    "ConsentPurpose",
+    "ConsentRecord",
+    "DataRequest",
+    "DataRequestKind",
+    "DataRequestStatus",
+    "MembershipApplication",
+    "MembershipEvent",
+    "MembershipEventKind",
+    "OneTimeCode",
+    "OtpPurpose",
+    "RegionCode",
     "AuditLog",
     "EmploymentCategory",
     "Member",
@@ -30,6 +57,7 @@ __all__ = [
     "OrgKind",
     "OrgLevel",
     "Platform",
+    "PlatformApiKey",
     "PlatformRider",
     "UnionOrg",
     "User",

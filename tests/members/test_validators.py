@@ -143,3 +143,89 @@ def test_grassroots_union_credit_code_warning():
         "基层工会的统一社会信用代码通常以81开头。"
     ]
     assert v.credit_code_warnings("81440300MA5F12342R", grassroots_union=True) == []
+
+
+# --- extended property tests (issue #3) ------------------------------------------
+
+_FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+
+
+@given(
+    st.dates(min_value=date(1956, 11, 24), max_value=date(2010, 11, 23)),
+    st.integers(min_value=0, max_value=999),
+    st.sampled_from(["440303", "440304", "440305", "110105", "810000"]),
+    st.sampled_from(["plain", "spaces", "lower", "fullwidth", "ideographic_space"]),
+)
+def test_any_spelling_of_a_valid_id_normalises_to_one_value(born, seq, region, style):
+    first17 = f"{region}{born:%Y%m%d}{seq:03d}"
+    number = first17 + v.id_check_char(first17)
+    spelled = {
+        "plain": number,
+        "spaces": f" {number[:6]} {number[6:14]} {number[14:]} ",
+        "lower": number.lower(),
+        "fullwidth": number.translate(_FULL_WIDTH),
+        "ideographic_space": number[:6] + "\u3000" + number[6:],
+    }[style]
+
+    info = v.parse_id_number(spelled, today=date(2026, 11, 23))
+
+    assert info.number == number
+    v.check_age(info, today=date(2026, 11, 23))  # 16..70 by construction
+
+
+@given(
+    st.dates(min_value=date(1900, 1, 1), max_value=date(1999, 12, 31)),
+    st.integers(min_value=0, max_value=999),
+)
+def test_fifteen_digit_numbers_upgrade_to_a_valid_eighteen(born, seq):
+    legacy = f"440305{born:%y%m%d}{seq:03d}"
+
+    upgraded = v.normalize_id_number(legacy)
+
+    assert len(upgraded) == 18
+    assert upgraded[6:8] == "19"
+    assert v.parse_id_number(upgraded, today=date(2026, 11, 23)).number == upgraded
+
+
+@given(
+    st.text(alphabet="0123456789", min_size=17, max_size=17),
+    st.sampled_from(list("0123456789X")),
+)
+def test_exactly_one_check_character_is_accepted(first17, last):
+    number = first17 + last
+    correct = v.id_check_char(first17) == last
+    try:
+        v.parse_id_number(number, today=date(2026, 11, 23))
+        accepted = True
+    except ValidationError as exc:
+        accepted = False
+        assert exc.code == "invalid_id"
+    if not correct:
+        assert not accepted
+
+
+@given(
+    st.text(alphabet=v.USCC_CHARS, min_size=17, max_size=17),
+    st.sampled_from(list(v.USCC_CHARS)),
+)
+def test_credit_code_accepts_exactly_the_right_check_character(first17, last):
+    code = first17 + last
+    if v.uscc_check_char(first17) == last:
+        assert v.normalize_credit_code(code.lower()) == code
+    else:
+        with pytest.raises(ValidationError):
+            v.normalize_credit_code(code)
+
+
+@given(st.text(max_size=30))
+def test_phone_and_credit_code_only_raise_validation_errors(raw):
+    with contextlib.suppress(ValidationError):
+        v.normalize_phone(raw)
+    with contextlib.suppress(ValidationError):
+        v.normalize_credit_code(raw)
+
+
+@given(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True))
+def test_every_mobile_in_any_common_notation(phone):
+    for spelled in (phone, f"+86 {phone}", f"{phone[:3]}-{phone[3:7]}-{phone[7:]}"):
+        assert v.normalize_phone(spelled) == phone

@@ -1,0 +1,245 @@
+"""The worker's own pages: join form, 我的, card, export, data requests.
+A worker reaches only their own things (security.md AC2, PI9)."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from members.actions.joining import application_approve
+from members.models import (
+    ApplicationStatus,
+    AuditLog,
+    ConsentRecord,
+    DataRequest,
+    Member,
+    MembershipApplication,
+    MemberStatus,
+)
+from tests.factories import make_platform
+from tests.members.factories import make_verified_user, submit_application
+
+pytestmark = pytest.mark.django_db
+
+ID_A = "440305199003071236"
+PHONE_A = "13811112222"
+
+
+@pytest.fixture
+def worker_a(sz, rv_nanshan):
+    user = make_verified_user(phone=PHONE_A)
+    application = submit_application(user=user, id_number=ID_A, name="张三丰")
+    application_approve(application_id=application.pk, reviewer=rv_nanshan)
+    return user
+
+
+@pytest.fixture
+def worker_b(sz):
+    user = make_verified_user(phone="13833334444")
+    submit_application(user=user, name="李四", residence_county="440304")
+    return user
+
+
+def _join_data(**overrides):
+    return {
+        "name": "王小明",
+        "id_number": "４４０３０５１９９００３０７１２３６",
+        "occupation": "courier",
+        "employment_category": "self_employed",
+        "hukou_county": "440305",
+        "residence_county": "440306",
+        "org": "",
+        "consent_sensitive": "on",
+        **overrides,
+    }
+
+
+def test_join_form_submits_with_default_org(client, sz):
+    user = make_verified_user()
+    platform = make_platform(name="美团")
+    client.force_login(user)
+
+    response = client.post(reverse("members:join"), _join_data(platforms=[platform.pk]))
+
+    assert response.status_code == 302
+    application = MembershipApplication.objects.get(user=user)
+    assert application.org == sz["440306_pool"]
+    assert application.id_number == ID_A
+    assert list(application.platforms.all()) == [platform]
+
+
+def test_join_form_without_consent_is_refused(client, sz):
+    user = make_verified_user()
+    client.force_login(user)
+
+    response = client.post(reverse("members:join"), _join_data(consent_sensitive=""))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["consent_sensitive"] == [
+        "不同意处理敏感个人信息将无法在线入会。"
+    ]
+    assert not MembershipApplication.objects.exists()
+    assert not ConsentRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "id_number",
+    ["4403051990030712", "440305199003071235", "440305209901011234", "x" * 500, ""],
+)
+def test_join_form_bad_id_is_a_form_error(client, sz, id_number):
+    client.force_login(make_verified_user())
+
+    response = client.post(reverse("members:join"), _join_data(id_number=id_number))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["id_number"]
+    assert not MembershipApplication.objects.exists()
+
+
+def test_join_with_an_id_already_pending_is_a_clear_message(client, sz, worker_b):
+    other_id = MembershipApplication.objects.get(user=worker_b).id_number
+    client.force_login(make_verified_user())
+
+    response = client.post(reverse("members:join"), _join_data(id_number=other_id))
+
+    assert response.status_code == 200
+    assert "该身份证号已有待审核的入会申请" in response.content.decode()
+    assert MembershipApplication.objects.count() == 1
+
+
+def test_me_page_shows_only_masked_values(client, worker_a):
+    client.force_login(worker_a)
+
+    body = client.get(reverse("members:me")).content.decode()
+
+    assert ID_A not in body and PHONE_A not in body
+    assert "4****************6" in body
+    assert "138****2222" in body
+    assert "入会申请通过" in body
+    assert reverse("members:card") in body
+
+
+def test_card_shows_number_org_date_and_qr_without_inline_styles(client, worker_a):
+    member = Member.objects.get(user=worker_a)
+    client.force_login(worker_a)
+
+    response = client.get(reverse("members:card"))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert member.member_no in body
+    assert "南山区新业态联合工会" in body
+    assert member.joined_on.isoformat() in body
+    assert "<svg" in body and 'class="segno"' in body
+    assert "style=" not in body
+    assert ID_A not in body and PHONE_A not in body
+
+
+def test_card_is_404_without_active_membership(client, worker_b):
+    client.force_login(worker_b)
+
+    assert client.get(reverse("members:card")).status_code == 404
+
+
+def test_export_holds_own_data_and_nothing_of_others(client, worker_a, worker_b):
+    client.force_login(worker_a)
+
+    response = client.post(reverse("members:export"))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="my-data.json"'
+    data = json.loads(response.content)
+    assert data["member"]["id_number"] == ID_A
+    assert data["account"]["phone"] == PHONE_A
+    assert data["applications"][0]["status"] == "approved"
+    assert len(data["consents"]) == 1
+    assert [e["event"] for e in data["membership_history"]] == [
+        "approved",
+        "submitted",
+    ]
+    raw = response.content.decode()
+    assert "13833334444" not in raw and "李四" not in raw
+    assert AuditLog.objects.filter(
+        action="personal_data_export", actor=worker_a
+    ).exists()
+
+
+def test_export_needs_post(client, worker_a):
+    client.force_login(worker_a)
+
+    assert client.get(reverse("members:export")).status_code == 405
+
+
+def test_worker_cannot_withdraw_another_workers_consent(client, worker_a, worker_b):
+    consent_b = ConsentRecord.objects.get(user=worker_b)
+    client.force_login(worker_a)
+
+    response = client.post(reverse("members:consent_withdraw", args=[consent_b.pk]))
+
+    assert response.status_code == 404
+    consent_b.refresh_from_db()
+    assert consent_b.withdrawn_at is None
+
+
+def test_worker_withdraws_own_consent(client, worker_b):
+    consent = ConsentRecord.objects.get(user=worker_b)
+    client.force_login(worker_b)
+
+    response = client.post(reverse("members:consent_withdraw", args=[consent.pk]))
+
+    assert response.status_code == 302
+    consent.refresh_from_db()
+    assert consent.withdrawn_at is not None
+    assert (
+        MembershipApplication.objects.get(user=worker_b).status
+        == ApplicationStatus.DRAFT
+    )
+
+
+def test_anonymous_is_sent_to_login(client):
+    for name in ("members:me", "members:card", "members:join"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("members:login"))
+
+
+def test_withdrawal_request_processed_in_admin(client, worker_a, rv_nanshan):
+    client.force_login(worker_a)
+    client.post(reverse("members:data_request"), {"kind": "withdrawal", "note": ""})
+    again = client.post(reverse("members:data_request"), {"kind": "withdrawal"})
+    assert again.status_code == 302
+    request = DataRequest.objects.get()
+    assert request.org.name == "南山区新业态联合工会"
+
+    client.force_login(rv_nanshan)
+    client.post(
+        reverse("admin:members_datarequest_changelist"),
+        {"action": "mark_done", "_selected_action": [request.pk]},
+    )
+
+    request.refresh_from_db()
+    assert request.status == "done"
+    assert request.processed_by == rv_nanshan
+    assert Member.objects.get(user=worker_a).status == MemberStatus.WITHDRAWN
+
+
+def test_refusing_a_request_needs_a_reason(client, worker_a, rv_nanshan, rv_futian):
+    client.force_login(worker_a)
+    client.post(reverse("members:data_request"), {"kind": "deletion"})
+    request = DataRequest.objects.get()
+    url = reverse("admin:members_datarequest_changelist")
+    selection = {"action": "refuse_selected", "_selected_action": [request.pk]}
+
+    client.force_login(rv_futian)  # another district: not even listed
+    client.post(url, {**selection, "apply": "1", "reason": "x"})
+    request.refresh_from_db()
+    assert request.status == "open"
+
+    client.force_login(rv_nanshan)
+    client.post(url, {**selection, "apply": "1", "reason": ""})
+    request.refresh_from_db()
+    assert request.status == "open"
+    client.post(url, {**selection, "apply": "1", "reason": "会籍档案依法保存"})
+    request.refresh_from_db()
+    assert request.status == "refused"
+    assert request.response == "会籍档案依法保存"

@@ -10,9 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from services.geo import DISTRICTS_BY_CODE, SHENZHEN_DISTRICTS
 from services.models import Amenity, ProblemKind
 
+# BR-S2: the default is a 15-minute ride; listed first so an unbound select shows it.
 RADIUS_CHOICES = [
-    ("1.2", _("步行 15 分钟(1.2 公里)")),
     ("4", _("骑行 15 分钟(4 公里)")),
+    ("1.2", _("步行 15 分钟(1.2 公里)")),
     ("10", _("10 公里内")),
 ]
 

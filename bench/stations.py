@@ -261,6 +261,24 @@ async def _load(
     return latencies, errors, time.perf_counter() - t0
 
 
+def bench_handler_cpu(points, sample: int = 200) -> list[float]:
+    """CPU time of the whole Django request (middleware, view, ORM, JSON) in this
+    process, per request: unlike wall time, it barely moves with machine load."""
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    with override_settings(ALLOWED_HOSTS=["testserver"]):
+        client = Client()
+        out = []
+        for lat, lng in points[:sample]:
+            url = f"/api/v1/stations/?lat={lat:.6f}&lng={lng:.6f}&radius_km=5&limit=10"
+            t0 = time.process_time()
+            response = client.get(url)
+            out.append((time.process_time() - t0) * 1000)
+            assert response.status_code == 200, response.status_code
+    return out
+
+
 def bench_http(points, *, port: int, clients: int, env: dict) -> dict:
     cmd = [
         str(ROOT / ".venv/bin/gunicorn"),
@@ -355,6 +373,11 @@ def main() -> None:
     print(
         f"naive Python scan ({len(naive)} points): p50 {naive_p50:.1f} ms  "
         f"p95 {pct(naive, 95):.1f} ms  -> SQL is {naive_p50 / sql_p50:,.0f}x faster"
+    )
+    cpu = bench_handler_cpu(points)
+    print(
+        f"API handler CPU per request (in-process, {len(cpu)} calls): "
+        f"p50 {pct(cpu, 50):.2f} ms  p95 {pct(cpu, 95):.2f} ms"
     )
     if not args.skip_http:
         http = bench_http(points, port=args.port, clients=args.clients, env=env)

@@ -249,3 +249,38 @@ def test_admin_import_preview_shows_row_errors(client, nanshan):
     assert response.status_code == 200
     assert "无法识别" in body
     assert Station.objects.count() == 0
+
+
+def test_admin_photo_upload_is_reencoded_before_storage():
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from services.admin import StationPhotoForm
+    from services.models import StationPhoto
+
+    station = make_station()
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"
+    raw = io.BytesIO()
+    Image.new("RGB", (20, 20), "blue").save(raw, format="JPEG", exif=exif)
+    form = StationPhotoForm(
+        data={"caption": "门口", "position": "0"},
+        files={"image": SimpleUploadedFile("me.jpg", raw.getvalue(), "image/jpeg")},
+        instance=StationPhoto(station=station),
+    )
+
+    assert form.is_valid(), form.errors
+    photo = form.save()
+    stored = photo.image.read()
+    assert b"SecretCam" not in stored
+    assert photo.image.name == f"stations/photos/{photo.uuid}.jpg"
+
+    bad = StationPhotoForm(
+        data={"caption": "", "position": "0"},
+        files={"image": SimpleUploadedFile("x.jpg", b"<svg onload=alert(1)>")},
+        instance=StationPhoto(station=station),
+    )
+    assert not bad.is_valid()
+    assert "image" in bad.errors

@@ -77,3 +77,46 @@ def test_rider_reports_a_problem_from_the_station_page(phone_page, live_server):
     phone_page.get_by_text("谢谢!问题已转给运营驿站的工会处理。").wait_for()
     report = ProblemReport.objects.get()
     assert (report.kind, report.text) == ("supplies_missing", "饮水机没水了")
+
+
+BLANK_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def test_map_view_shows_every_listed_station(phone_page, live_server, settings):
+    # given a tile key, and tile requests answered by a blank PNG
+    settings.TIANDITU_KEY = "test-key"
+    for n in range(3):
+        make_station(name=f"驿站{n}", lat=HERE[0] + 0.002 * n, lng=HERE[1], is_24h=True)
+    tiles: list[str] = []
+
+    def blank_tile(route):
+        tiles.append(route.request.url)
+        route.fulfill(status=200, content_type="image/png", body=BLANK_PNG)
+
+    phone_page.route("https://*.tianditu.gov.cn/**", blank_tile)
+    csp_errors: list[str] = []
+    phone_page.on(
+        "console",
+        lambda msg: (
+            csp_errors.append(msg.text)
+            if "Content Security Policy" in msg.text
+            else None
+        ),
+    )
+
+    # when
+    phone_page.goto(f"{live_server.url}/services/stations/?lat={HERE[0]}&lng={HERE[1]}")
+    phone_page.get_by_role("button", name="显示地图").click()
+
+    # then
+    phone_page.locator(".leaflet-marker-icon").nth(2).wait_for()
+    assert phone_page.locator(".leaflet-marker-icon").count() == 3
+    phone_page.wait_for_function(
+        "document.querySelectorAll('.leaflet-tile-loaded').length > 0"
+    )
+    assert any("T=vec_w" in url and "tk=test-key" in url for url in tiles)
+    assert any("T=cva_w" in url for url in tiles)
+    assert csp_errors == []

@@ -142,6 +142,40 @@ def load_stations(n: int, rng: random.Random, centres) -> None:
         cur.execute(f"ANALYZE {table}")
 
 
+HOUR_PATTERNS = [
+    ([(8, 20)], range(7)),  # day
+    ([(9, 18)], range(5)),  # office days
+    ([(7, 11), (16, 23)], range(7)),  # split
+    ([(10, 2)], range(7)),  # past midnight
+]
+
+
+def load_hours(rng: random.Random) -> int:
+    """Weekly hours for every station that is not 24 h (~1.2 M rows), by COPY."""
+    from django.db import connection
+
+    from services.models import Station, StationHours
+
+    buf = io.StringIO()
+    rows = 0
+    ids = Station.objects.filter(is_24h=False).values_list("id", flat=True)
+    for pk in ids.iterator(chunk_size=10_000):
+        intervals, days = HOUR_PATTERNS[rng.randrange(len(HOUR_PATTERNS))]
+        for day in days:
+            for opens, closes in intervals:
+                buf.write(f"{pk}\t{day}\t{opens:02d}:00\t{closes:02d}:00\n")
+                rows += 1
+    buf.seek(0)
+    table = StationHours._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(f"TRUNCATE {table} RESTART IDENTITY")
+        cur.cursor.copy_expert(
+            f"COPY {table} (station_id, weekday, opens, closes) FROM STDIN", buf
+        )
+        cur.execute(f"ANALYZE {table}")
+    return rows
+
+
 def query_points(n: int, rng: random.Random, centres) -> list[tuple[float, float]]:
     points = []
     for _ in range(n):
@@ -191,6 +225,38 @@ def bench_sql(points) -> dict:
         "found": found,
         "plan": plan,
     }
+
+
+def bench_open_now(points) -> dict:
+    """The same search with open_now=True (correlated EXISTS over the hours and
+    holidays of the stations inside the box only)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.db import connection
+
+    from services.selectors.stations import station_nearby_queryset
+
+    at = datetime(2025, 1, 3, 23, 30, tzinfo=ZoneInfo("Asia/Shanghai"))  # Fri night
+    server_ms, found = [], []
+    with connection.cursor() as cur:
+        for lat, lng in points:
+            qs = station_nearby_queryset(
+                lat=lat, lng=lng, radius_km=5, open_now=True, at=at
+            )[:10]
+            sql, params = qs.query.sql_with_params()
+            cur.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + sql, params)
+            server_ms.append(cur.fetchone()[0][0]["Execution Time"])
+            cur.execute(sql, params)
+            found.append(len(cur.fetchall()))
+        lat, lng = points[0]
+        qs = station_nearby_queryset(
+            lat=lat, lng=lng, radius_km=5, open_now=True, at=at
+        )
+        sql, params = qs[:10].query.sql_with_params()
+        cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql, params)
+        plan = "\n".join(r[0] for r in cur.fetchall())
+    return {"server": server_ms, "found": found, "plan": plan}
 
 
 def bench_naive(points, sample: int) -> list[float]:
@@ -349,6 +415,14 @@ def main() -> None:
         t0 = time.perf_counter()
         load_stations(args.stations, rng, centres)
         print(f"loaded {args.stations:,} stations in {time.perf_counter() - t0:.1f} s")
+    from services.models import StationHours
+
+    if not StationHours.objects.exists():
+        t0 = time.perf_counter()
+        n_hours = load_hours(random.Random(24))
+        print(
+            f"loaded {n_hours:,} opening-hours rows in {time.perf_counter() - t0:.1f} s"
+        )
     points = query_points(args.queries, random.Random(7), centres)
 
     sql = bench_sql(points)
@@ -374,6 +448,13 @@ def main() -> None:
         f"naive Python scan ({len(naive)} points): p50 {naive_p50:.1f} ms  "
         f"p95 {pct(naive, 95):.1f} ms  -> SQL is {naive_p50 / sql_p50:,.0f}x faster"
     )
+    open_now = bench_open_now(points)
+    print(
+        "SQL  open_now=True (Fri 23:30), server execution: "
+        f"p50 {pct(open_now['server'], 50):.3f} ms  "
+        f"p95 {pct(open_now['server'], 95):.3f} ms; "
+        f"mean open hits {statistics.mean(open_now['found']):.1f}"
+    )
     cpu = bench_handler_cpu(points)
     print(
         f"API handler CPU per request (in-process, {len(cpu)} calls): "
@@ -390,6 +471,8 @@ def main() -> None:
     print(f"load average at the end: {os.getloadavg()}")
     print("plan for the first point:")
     print(sql["plan"])
+    print("open_now plan for the first point:")
+    print(open_now["plan"])
 
 
 if __name__ == "__main__":

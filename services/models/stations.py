@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 from django.core.validators import (
+    MaxLengthValidator,
     MaxValueValidator,
     MinValueValidator,
     RegexValidator,
@@ -353,9 +354,20 @@ class ProblemReport(models.Model):
         Station, on_delete=models.CASCADE, related_name="problem_reports"
     )
     kind = models.CharField("问题类型", max_length=20, choices=ProblemKind.choices)
-    text = models.TextField("问题描述", max_length=500, blank=True)
+    text = models.TextField(
+        "问题描述",
+        max_length=500,
+        blank=True,
+        validators=[MaxLengthValidator(500)],  # TextField does not enforce it
+    )
+    # Optional mobile number so the union can call back: encrypted at rest, shown
+    # masked; no blind index because nothing ever looks reports up by it.
     contact = EncryptedTextField(
-        "联系方式", blank=True, default="", purpose="problemreport.contact"
+        "联系手机",
+        blank=True,
+        default="",
+        purpose="problemreport.contact",
+        validators=[RegexValidator(r"^1[3-9]\d{9}$", "请输入 11 位手机号。")],
     )
     status = models.CharField(
         "状态",

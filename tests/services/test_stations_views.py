@@ -245,3 +245,24 @@ def test_a_non_image_upload_is_refused():
         station_photo_add(station=station, data=b"<html><script>x</script></html>")
     with pytest.raises(ValidationError):
         station_photo_add(station=station, data=b"GIF89a" + b"\x00" * 20)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kind": "supplies_missing", "text": "水" * 501},
+        {"kind": "supplies_missing", "contact": "not-a-phone"},
+        {"kind": "other", "text": ""},
+        {"kind": "no-such-kind"},
+    ],
+)
+def test_the_action_guards_its_input_for_any_caller(kwargs):
+    from django.core.exceptions import ValidationError
+
+    from services.actions.stations import problem_report_submit
+
+    station = make_station()
+
+    with pytest.raises(ValidationError):
+        problem_report_submit(station=station, **kwargs)
+    assert ProblemReport.objects.count() == 0

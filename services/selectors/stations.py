@@ -9,7 +9,8 @@ filtered to the radius and ordered by it. The same ORM expression runs on SQLite
 EXISTS over the station's hours and holiday rows, evaluated only for rows that
 survived the bounding box. The list's label ("至 22:00", "明天 08:00 开门") is then
 computed in Python by services.opening_hours for the at most `limit` returned
-rows, from prefetched hours; tests check the SQL and Python rules agree.
+rows, from one UNION ALL read of their hours and holidays; tests check the
+SQL and Python rules agree.
 """
 
 from __future__ import annotations

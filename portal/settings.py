@@ -422,3 +422,14 @@ AXES_SENSITIVE_PARAMETERS = [
     "password1",
     "password2",
 ]
+# --- Rest stations (services/…/stations.py) -----------------------------------------
+# The public nearest-station API is throttled per client IP (scope "stations").
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["stations"] = os.getenv(
+    "STATIONS_API_RATE", "120/min"
+)
+# Problem reports from the station page: at most this many per IP per hour.
+STATIONS_REPORTS_PER_HOUR = envint("STATIONS_REPORTS_PER_HOUR", "5")
+# Leaflet map on the stations page: {s} in MAP_TILE_URL cycles through these;
+# the attribution must carry the map's 审图号 where the tile provider requires it.
+MAP_TILE_SUBDOMAINS = os.getenv("MAP_TILE_SUBDOMAINS", "01234567")
+MAP_ATTRIBUTION = os.getenv("MAP_ATTRIBUTION", "© 天地图")

@@ -1,3 +1,9 @@
+from django.urls import path
+
+from services.apis.stations import StationNearbyApi
+
 app_name = "services-api"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("stations/", StationNearbyApi.as_view(), name="stations"),
+]

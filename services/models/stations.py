@@ -1,0 +1,401 @@
+"""Rest stations (工会驿站) for outdoor and gig workers: domain.md §3, BR-S1..S3.
+
+Coordinates are WGS-84 as browsers report them; conversion to the Chinese map
+datums happens only when a navigation link is built (services/geo.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+)
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.crypto import EncryptedTextField
+from portal.masking import mask_phone
+
+
+class Amenity(models.TextChoices):
+    """BR-S1 amenity flags. The value is the API/filter code; each maps to a
+    boolean column `has_<code>` so a filter is an indexed-row predicate."""
+
+    WATER = "water", "饮用水"
+    HOT_COLD_WATER = "hot_cold_water", "冷热水"
+    MICROWAVE = "microwave", "微波炉"
+    FRIDGE = "fridge", "冰箱"
+    AC = "ac", "空调"
+    HEATING = "heating", "取暖"
+    TOILET_ONSITE = "toilet_onsite", "站内卫生间"
+    TOILET_NEARBY = "toilet_nearby", "附近卫生间"
+    FIRST_AID = "first_aid", "急救药箱"
+    CHARGING = "charging", "手机/电动车充电"
+    BATTERY_SWAP = "battery_swap", "换电"
+    READING = "reading", "阅读"
+    AED = "aed", "AED"
+    LEGAL_SERVICE = "legal_service", "法律服务"
+    MEALS = "meals", "爱心餐"
+
+
+# A short pictogram shown beside each amenity's text (the text is what counts).
+AMENITY_ICONS: dict[str, str] = {
+    "water": "💧",
+    "hot_cold_water": "🚰",
+    "microwave": "🍱",
+    "fridge": "🧊",
+    "ac": "❄️",
+    "heating": "🔥",
+    "toilet_onsite": "🚻",
+    "toilet_nearby": "🚻",
+    "first_aid": "⛑️",
+    "charging": "🔌",
+    "battery_swap": "🔋",
+    "reading": "📚",
+    "aed": "❤️",
+    "legal_service": "⚖️",
+    "meals": "🍚",
+}
+
+
+def amenity_field(code: str) -> str:
+    return f"has_{code}"
+
+
+class AccessMethod(models.TextChoices):
+    OPEN = "open", "直接进入"
+    QR = "qr", "扫门口二维码进入"
+    CARD = "card", "刷工会会员卡/身份证"
+    FACE = "face", "人脸识别"
+    STAFF = "staff", "请值班人员开门"
+
+
+county_code_validator = RegexValidator(r"^\d{6}$", "区县代码应为 6 位数字。")
+phone_validator = RegexValidator(
+    r"^[0-9+\-() ]{5,20}$", "电话号码只能包含数字、空格和 + - ( )。"
+)
+
+
+class Station(models.Model):
+    name = models.CharField("名称", max_length=100)
+    org = models.ForeignKey(
+        "members.UnionOrg",
+        verbose_name="运营工会",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="stations",
+    )
+    operator_name = models.CharField(
+        "运营单位名称",
+        max_length=100,
+        blank=True,
+        help_text="未关联工会组织时显示此名称(如承建单位)。",
+    )
+    address = models.CharField("地址", max_length=200)
+    county_code = models.CharField(
+        "区县代码(GB/T 2260)",
+        max_length=6,
+        validators=[county_code_validator],
+        db_index=True,
+    )
+    latitude = models.DecimalField(
+        "纬度(WGS-84)",
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+    )
+    longitude = models.DecimalField(
+        "经度(WGS-84)",
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+    )
+    is_24h = models.BooleanField("24 小时开放", default=False)
+    has_water = models.BooleanField(Amenity.WATER.label, default=False)
+    has_hot_cold_water = models.BooleanField(
+        Amenity.HOT_COLD_WATER.label, default=False
+    )
+    has_microwave = models.BooleanField(Amenity.MICROWAVE.label, default=False)
+    has_fridge = models.BooleanField(Amenity.FRIDGE.label, default=False)
+    has_ac = models.BooleanField(Amenity.AC.label, default=False)
+    has_heating = models.BooleanField(Amenity.HEATING.label, default=False)
+    has_toilet_onsite = models.BooleanField(Amenity.TOILET_ONSITE.label, default=False)
+    has_toilet_nearby = models.BooleanField(Amenity.TOILET_NEARBY.label, default=False)
+    has_first_aid = models.BooleanField(Amenity.FIRST_AID.label, default=False)
+    has_charging = models.BooleanField(Amenity.CHARGING.label, default=False)
+    has_battery_swap = models.BooleanField(Amenity.BATTERY_SWAP.label, default=False)
+    has_reading = models.BooleanField(Amenity.READING.label, default=False)
+    has_aed = models.BooleanField(Amenity.AED.label, default=False)
+    has_legal_service = models.BooleanField(Amenity.LEGAL_SERVICE.label, default=False)
+    has_meals = models.BooleanField(Amenity.MEALS.label, default=False)
+    star_level = models.PositiveSmallIntegerField(
+        "星级",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+    )
+    most_beautiful_year = models.PositiveSmallIntegerField(
+        "最美驿站年度",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(2000), MaxValueValidator(2100)],
+    )
+    phone = models.CharField(
+        "联系电话",
+        max_length=20,
+        blank=True,
+        validators=[phone_validator],
+        help_text="驿站公开的值班电话(不是个人信息)。",
+    )
+    access_method = models.CharField(
+        "进入方式",
+        max_length=10,
+        choices=AccessMethod.choices,
+        default=AccessMethod.OPEN,
+    )
+    access_note = models.CharField("进入说明", max_length=300, blank=True)
+    last_verified_at = models.DateField("最近核实日期", null=True, blank=True)
+    is_active = models.BooleanField("启用", default=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "工会驿站"
+        verbose_name_plural = "工会驿站"
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(star_level__isnull=True)
+                | Q(star_level__gte=1, star_level__lte=5),
+                name="station_star_level_1_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__gte=-90, latitude__lte=90)
+                & Q(longitude__gte=-180, longitude__lte=180),
+                name="station_coordinates_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(most_beautiful_year__isnull=True)
+                | Q(most_beautiful_year__gte=2000, most_beautiful_year__lte=2100),
+                name="station_most_beautiful_year_range",
+            ),
+        ]
+        indexes = [
+            # The bounding-box prefilter: a range on latitude, then longitude
+            # checked inside the same index before any table row is read.
+            models.Index(fields=["latitude", "longitude"], name="station_lat_lng_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("services:station_detail", args=[self.pk])
+
+    @property
+    def operator_display(self) -> str:
+        if self.org_id is not None:
+            return self.org.name
+        return self.operator_name
+
+    @property
+    def amenities(self) -> list[Amenity]:
+        return [a for a in Amenity if getattr(self, amenity_field(a.value))]
+
+    @property
+    def verification_is_stale(self) -> bool:
+        """BR-S3: never verified, or verified more than 12 months ago."""
+        if self.last_verified_at is None:
+            return True
+        return self.last_verified_at < timezone.localdate() - timedelta(days=365)
+
+
+class Weekday(models.IntegerChoices):
+    MON = 0, "周一"
+    TUE = 1, "周二"
+    WED = 2, "周三"
+    THU = 3, "周四"
+    FRI = 4, "周五"
+    SAT = 5, "周六"
+    SUN = 6, "周日"
+
+
+class StationHours(models.Model):
+    """One opening interval on a weekday. `closes <= opens` means the interval
+    runs past midnight and ends on the next day (22:00-02:00 belongs to the day it
+    starts). A weekday with no rows is a closed day; several rows are allowed
+    (a lunch break)."""
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField("星期", choices=Weekday.choices)
+    opens = models.TimeField("开门")
+    closes = models.TimeField("关门", help_text="早于开门时间表示次日关门。")
+
+    class Meta:
+        verbose_name = "开放时间"
+        verbose_name_plural = "开放时间"
+        ordering = ["weekday", "opens"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "weekday", "opens"],
+                name="stationhours_unique_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6),
+                name="stationhours_weekday_0_6",
+            ),
+            models.CheckConstraint(
+                condition=~Q(opens=models.F("closes")),
+                name="stationhours_not_empty",
+                violation_error_message=(
+                    "开门和关门时间不能相同(全天开放请勾选 24 小时)。"
+                ),
+            ),
+        ]
+        indexes = [models.Index(fields=["station", "weekday"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+    @property
+    def past_midnight(self) -> bool:
+        return self.closes <= self.opens
+
+
+class StationHoliday(models.Model):
+    """A date whose schedule replaces the weekday's: closed, or one interval
+    (which may again run past midnight)."""
+
+    station = models.ForeignKey(
+        Station, on_delete=models.CASCADE, related_name="holidays"
+    )
+    date = models.DateField("日期")
+    is_closed = models.BooleanField("当天关闭", default=True)
+    opens = models.TimeField("开门", null=True, blank=True)
+    closes = models.TimeField("关门", null=True, blank=True)
+    note = models.CharField("说明", max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = "节假日安排"
+        verbose_name_plural = "节假日安排"
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "date"], name="stationholiday_unique_date"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_closed=True, opens__isnull=True, closes__isnull=True)
+                | (
+                    Q(is_closed=False, opens__isnull=False, closes__isnull=False)
+                    & ~Q(opens=models.F("closes"))
+                ),
+                name="stationholiday_closed_or_interval",
+                violation_error_message="关闭当天不填时间;开放则需填写不同的开门和关门时间。",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d}"
+
+
+def _photo_path(instance: StationPhoto, filename: str) -> str:
+    # Never the uploader's filename (security.md FU2).
+    return f"stations/photos/{instance.uuid}.jpg"
+
+
+class StationPhoto(models.Model):
+    """Uploaded by staff in the admin, re-encoded to JPEG without EXIF/GPS, kept in
+    private storage and served by services:station_photo."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    station = models.ForeignKey(
+        Station, on_delete=models.CASCADE, related_name="photos"
+    )
+    image = models.FileField("照片", upload_to=_photo_path, max_length=200)
+    caption = models.CharField("说明", max_length=100, blank=True)
+    position = models.PositiveSmallIntegerField("排序", default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "驿站照片"
+        verbose_name_plural = "驿站照片"
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.caption or str(self.uuid)
+
+
+class ProblemKind(models.TextChoices):
+    CLOSED_WHEN_OPEN = "closed_when_open", "开放时间内没开门"
+    SUPPLIES_MISSING = "supplies_missing", "设施或物资缺失"
+    OTHER = "other", "其他问题"
+
+
+class ProblemStatus(models.TextChoices):
+    OPEN = "open", "待处理"
+    RESOLVED = "resolved", "已处理"
+
+
+class ProblemReport(models.Model):
+    """A worker's report about a station; the operating union sees it in the
+    admin (scoped by org subtree). The optional contact is personal data:
+    encrypted at rest and shown masked."""
+
+    station = models.ForeignKey(
+        Station, on_delete=models.CASCADE, related_name="problem_reports"
+    )
+    kind = models.CharField("问题类型", max_length=20, choices=ProblemKind.choices)
+    text = models.TextField(
+        "问题描述",
+        max_length=500,
+        blank=True,
+        validators=[MaxLengthValidator(500)],  # TextField does not enforce it
+    )
+    # Optional mobile number so the union can call back: encrypted at rest, shown
+    # masked; no blind index because nothing ever looks reports up by it.
+    contact = EncryptedTextField(
+        "联系手机",
+        blank=True,
+        default="",
+        purpose="problemreport.contact",
+        validators=[RegexValidator(r"^1[3-9]\d{9}$", "请输入 11 位手机号。")],
+    )
+    status = models.CharField(
+        "状态",
+        max_length=10,
+        choices=ProblemStatus.choices,
+        default=ProblemStatus.OPEN,
+    )
+    resolved_at = models.DateTimeField("处理时间", null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        "members.User",
+        verbose_name="处理人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolution_note = models.CharField("处理说明", max_length=300, blank=True)
+    created_at = models.DateTimeField("提交时间", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "驿站问题反馈"
+        verbose_name_plural = "驿站问题反馈"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["station", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.station} · {self.get_kind_display()}"
+
+    @property
+    def contact_masked(self) -> str:
+        return mask_phone(self.contact) if self.contact else ""

@@ -74,6 +74,14 @@ class Notification(models.Model):
     )
     attempts = models.PositiveSmallIntegerField("尝试次数", default=0)
     claimed_at = models.DateTimeField("领取时间", null=True, blank=True)
+    # Set by the dispatcher's claim; every later write checks it, so a stale task
+    # (duplicate delivery, a row the sweeper already took back) changes nothing.
+    claim_token = models.UUIDField("领取令牌", null=True, blank=True, editable=False)
+    # The ledger mark, committed *before* the gateway call: a row that is `sending`
+    # with this set may or may not have reached the gateway (see the sweeper).
+    gateway_started_at = models.DateTimeField(
+        "网关调用开始", null=True, blank=True, editable=False
+    )
     sent_at = models.DateTimeField("发送时间", null=True, blank=True)
     last_error = models.CharField("最近错误", max_length=300, blank=True)
     read_at = models.DateTimeField("阅读时间", null=True, blank=True)
@@ -90,6 +98,11 @@ class Notification(models.Model):
                 condition=Q(status="pending"),
             ),
             models.Index(fields=["user", "channel", "read_at"]),
+            models.Index(
+                fields=["claimed_at"],
+                name="notification_sending",
+                condition=Q(status="sending"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -100,3 +113,8 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template_code} → {self.channel}"
+
+    @property
+    def out_id(self) -> str:
+        """The idempotency/correlation id handed to the gateway (Aliyun `OutId`)."""
+        return f"notification-{self.pk}"

@@ -1,0 +1,93 @@
+"""The notice template registry: template code -> Chinese title and text.
+
+Chinese SMS gateways send only pre-approved templates, so a notification carries a
+template code plus parameters (never raw personal data). A production backend sends
+`sms_template_id` + params; development backends get the rendered text.
+
+Adding a template: append a `NoticeTemplate` to `TEMPLATES` below (members-owned
+notices), or call `register_template(NoticeTemplate(...))` from your app's
+`AppConfig.ready()` (services must not be imported by members). A test scans the code
+for `template_code="..."` literals and fails on codes that are not registered.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+
+class TemplateError(Exception):
+    """Unknown template or missing parameter: a permanent error (dead letter)."""
+
+
+@dataclass(frozen=True)
+class NoticeTemplate:
+    code: str
+    title: str  # inbox heading and e-mail subject
+    text: str  # str.format placeholders, e.g. "您有{count}份入会申请待审核"
+    sms_template_id: str = ""  # the gateway's approved template id, if any
+
+    @property
+    def param_names(self) -> set[str]:
+        return {
+            name for _, name, _, _ in string.Formatter().parse(self.text) if name
+        } | {name for _, name, _, _ in string.Formatter().parse(self.title) if name}
+
+
+TEMPLATES: list[NoticeTemplate] = [
+    NoticeTemplate(
+        code="reminder_applications_waiting",
+        title="入会申请待审核提醒",
+        text="您所在工会有{count}份入会申请已等待超过{days}个工作日,请及时审核。",
+    ),
+    NoticeTemplate(
+        code="reminder_personal_data_requests",
+        title="个人信息请求待处理提醒",
+        text="有{count}项会员个人信息查询/删除请求已超过{days}天未处理,请及时处理。",
+    ),
+    NoticeTemplate(
+        code="notice_generic",
+        title="{title}",
+        text="{body}",
+    ),
+    NoticeTemplate(
+        code="legal_notice_provision",
+        title="个人信息处理告知",
+        text="{platform}已向{union}提供您的个人信息,用于办理入会及会员服务。"
+        "如有异议,请登录门户或拨打12351。",
+    ),
+]
+
+_REGISTRY: dict[str, NoticeTemplate] = {}
+
+
+def register_template(template: NoticeTemplate) -> None:
+    existing = _REGISTRY.get(template.code)
+    if existing is not None and existing != template:
+        raise TemplateError(f"template {template.code!r} registered twice")
+    _REGISTRY[template.code] = template
+
+
+for _template in TEMPLATES:
+    register_template(_template)
+
+
+def get_template(code: str) -> NoticeTemplate:
+    try:
+        return _REGISTRY[code]
+    except KeyError:
+        raise TemplateError(f"unknown template {code!r}") from None
+
+
+def registered_codes() -> set[str]:
+    return set(_REGISTRY)
+
+
+def render(code: str, params: dict) -> tuple[str, str]:
+    """Return (title, text) for a template; TemplateError if it cannot render."""
+    template = get_template(code)
+    missing = template.param_names - set(params)
+    if missing:
+        raise TemplateError(f"template {code!r} misses params {sorted(missing)}")
+    values = {key: str(value) for key, value in params.items()}
+    return template.title.format_map(values), template.text.format_map(values)

@@ -1,0 +1,38 @@
+"""Default periodic (beat) schedules, seeded into django-celery-beat.
+
+`python manage.py sync_schedules` (run by a data migration and by `make run`)
+creates the rows that are missing and never changes existing ones, so staff edits
+in the admin (times, enabled flag) survive deploys. Crontab fields are in
+Asia/Shanghai time. Run exactly one `celery beat` process (README).
+
+Each entry: `name` (unique, shown in the admin), `task` (registered task name),
+`crontab` (minute/hour/day_of_week/day_of_month/month_of_year; missing = "*"),
+`queue` (must match settings.CELERY_TASK_ROUTES for that task) and an optional
+`description`. Other modules append their entries here.
+"""
+
+from __future__ import annotations
+
+DEFAULT_SCHEDULES: list[dict] = [
+    {
+        "name": "通知:发送到期通知",
+        "task": "members.tasks.notification_dispatch",
+        "crontab": {"minute": "*"},
+        "queue": "notifications",
+        "description": "Every minute: claim due outbox rows in batches and send them.",
+    },
+    {
+        "name": "通知:回收卡住的发送",
+        "task": "members.tasks.notification_sweep",
+        "crontab": {"minute": "*/5"},
+        "queue": "notifications",
+        "description": "Return rows stuck in `sending` for >10 min (CE9).",
+    },
+    {
+        "name": "提醒:入会申请超过3个工作日未审核",
+        "task": "members.tasks.notification_remind_applications",
+        "crontab": {"minute": "0", "hour": "9", "day_of_week": "1-5"},
+        "queue": "notifications",
+        "description": "Daily 09:00 on working days: remind reviewers.",
+    },
+]

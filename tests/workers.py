@@ -140,6 +140,9 @@ class SubprocessWorker:
         except subprocess.TimeoutExpired:
             self.kill9()
 
+    def remove_log(self) -> None:
+        Path(self.log_path).unlink(missing_ok=True)
+
     @property
     def log(self) -> str:
         return Path(self.log_path).read_text(errors="replace")

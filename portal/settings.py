@@ -133,6 +133,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "portal.context_processors.site",
+                "members.context_processors.inbox",
             ],
         },
     },
@@ -218,7 +219,11 @@ TASK_RETRY_POLICY = {
 }
 NOTIFICATION_BATCH_SIZE = envint("NOTIFICATION_BATCH_SIZE", "500")
 NOTIFICATION_DISPATCH_MAX_BATCHES = envint("NOTIFICATION_DISPATCH_MAX_BATCHES", "400")
-NOTIFICATION_SEND_CHUNK = envint("NOTIFICATION_SEND_CHUNK", "50")
+# Rows marked per ledger transaction; a worker killed mid-chunk leaves at most
+# this many rows for the sweeper to settle (gateway lookup, see actions).
+NOTIFICATION_SEND_CHUNK = envint("NOTIFICATION_SEND_CHUNK", "100")
+# Concurrent gateway calls per batch task (threads; SMS backends are thread-safe).
+NOTIFICATION_SEND_THREADS = envint("NOTIFICATION_SEND_THREADS", "8")
 NOTIFICATION_MAX_ATTEMPTS = envint("NOTIFICATION_MAX_ATTEMPTS", "5")
 NOTIFICATION_RETRY_BASE_SECONDS = 30
 NOTIFICATION_RETRY_MAX_SECONDS = 600  # a later due_at, not a countdown

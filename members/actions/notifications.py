@@ -12,6 +12,7 @@ import random
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import partial
@@ -299,7 +300,9 @@ def _send_chunk(*, ids, token, now, backend) -> Counter:
     with transaction.atomic():
         rows = list(
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("member", "member__user", "user", "user__member")
+            .select_related("member", "user", "user__member")
+            .defer("member__id_number")  # never needed to send; skip decrypting
+            .order_by()
             .filter(
                 id__in=ids,
                 status=NotificationStatus.SENDING,
@@ -349,18 +352,36 @@ def _send_chunk(*, ids, token, now, backend) -> Counter:
 
     sent: list[Notification] = []
     failed: list[tuple[Notification, Exception]] = []
-    for row in to_call:
-        try:
-            if row.channel == NotificationChannel.SMS:
-                sms_deliver(row, backend=backend)
-            else:
-                email_deliver(row)
-        except (TransientDeliveryError, PermanentDeliveryError) as exc:
-            failed.append((row, exc))
-        else:
+    for row, error in _call_gateways(to_call, backend=backend):
+        if error is None:
             sent.append(row)
+        else:
+            failed.append((row, error))
     counts.update(_write_outcomes(sent=sent, failed=failed, token=token))
     return counts
+
+
+def _deliver_one(row: Notification, backend) -> Exception | None:
+    try:
+        if row.channel == NotificationChannel.SMS:
+            sms_deliver(row, backend=backend)
+        else:
+            email_deliver(row)
+    except (TransientDeliveryError, PermanentDeliveryError) as exc:
+        return exc
+    return None
+
+
+def _call_gateways(rows: list[Notification], *, backend):
+    """Gateway calls are network-bound: run up to NOTIFICATION_SEND_THREADS at
+    once (SMS backends must be thread-safe). No database access happens here."""
+    threads = _setting("NOTIFICATION_SEND_THREADS", 8)
+    if threads <= 1 or len(rows) == 1:
+        return [(row, _deliver_one(row, backend)) for row in rows]
+    with ThreadPoolExecutor(max_workers=min(threads, len(rows))) as pool:
+        return list(
+            zip(rows, pool.map(lambda r: _deliver_one(r, backend), rows), strict=True)
+        )
 
 
 def _precheck(row: Notification) -> str:

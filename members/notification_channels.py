@@ -56,7 +56,10 @@ def sms_deliver(notification: Notification, *, backend=None) -> None:
     if not phone:
         raise PermanentDeliveryError("no_phone")
     try:
-        _, text = render(notification.template_code, notification.params)
+        text = (
+            getattr(notification, "rendered_text", None)
+            or render(notification.template_code, notification.params)[1]
+        )
         template = get_template(notification.template_code)
     except TemplateError as exc:
         raise PermanentDeliveryError(str(exc)) from exc

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from functools import cached_property
 
 
 class TemplateError(Exception):
@@ -27,11 +28,15 @@ class NoticeTemplate:
     text: str  # str.format placeholders, e.g. "您有{count}份入会申请待审核"
     sms_template_id: str = ""  # the gateway's approved template id, if any
 
-    @property
-    def param_names(self) -> set[str]:
-        return {
-            name for _, name, _, _ in string.Formatter().parse(self.text) if name
-        } | {name for _, name, _, _ in string.Formatter().parse(self.title) if name}
+    @cached_property
+    def param_names(self) -> frozenset[str]:
+        formatter = string.Formatter()
+        return frozenset(
+            name
+            for source in (self.title, self.text)
+            for _, name, _, _ in formatter.parse(source)
+            if name
+        )
 
 
 TEMPLATES: list[NoticeTemplate] = [

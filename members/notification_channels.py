@@ -95,7 +95,9 @@ def sms_lookup(out_id: str, *, backend=None) -> bool | None:
 
 
 def email_deliver(notification: Notification) -> None:
-    address = recipient_email(notification)
+    address = getattr(notification, "email_address", None) or recipient_email(
+        notification
+    )
     if not address:
         raise PermanentDeliveryError("no_email")
     try:

@@ -396,8 +396,11 @@ def _precheck(row: Notification) -> str:
         return str(exc)[:300]
     if row.channel == NotificationChannel.SMS and not recipient_phone(row):
         return "no_phone"
-    if row.channel == NotificationChannel.EMAIL and not recipient_email(row):
-        return "no_email"
+    if row.channel == NotificationChannel.EMAIL:
+        # resolved here, in the worker's main thread: gateway threads never query
+        row.email_address = recipient_email(row)
+        if not row.email_address:
+            return "no_email"
     if row.channel not in NotificationChannel.values:
         return f"unknown channel {row.channel!r}"
     return ""

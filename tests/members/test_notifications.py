@@ -330,6 +330,27 @@ def test_gateway_failing_past_max_attempts_dead_letters_every_row(worker, settin
 
 
 @pytest.mark.django_db
+def test_outage_longer_than_some_rows_can_wait_counts_dead_letters(worker, settings):
+    # given 3 attempts per row and a gateway down for the first 25 calls
+    settings.NOTIFICATION_MAX_ATTEMPTS = 3
+    settings.NOTIFICATION_SEND_THREADS = 1  # deterministic order of the failures
+    rows = sms_notices(worker, 10)
+    backend = RecordingBackend(fail_first=25)
+    # when the dispatcher keeps running until the outage is over
+    drain(backend)
+    # then 5 rows failed 3 times and are dead letters, the other 5 were sent once:
+    # no row is lost silently and none was sent twice
+    dead = Notification.objects.filter(status="dead")
+    sent = Notification.objects.filter(status="sent")
+    assert (dead.count(), sent.count()) == (5, 5)
+    assert backend.calls == {
+        f"notification-{pk}": 1 for pk in sent.values_list("pk", flat=True)
+    }
+    assert set(dead.values_list("attempts", flat=True)) == {3}
+    assert len(rows) == dead.count() + sent.count()
+
+
+@pytest.mark.django_db
 def test_permanent_gateway_error_dead_letters_at_once(worker):
     sms_notices(worker, 2)
     backend = RecordingBackend(fail_first=2, permanent=True)
@@ -546,6 +567,27 @@ def test_email_goes_to_staff_address_read_at_send_time(nanshan):
     assert mail.outbox[0].to == ["new@example.cn"]
     assert "2份入会申请" in mail.outbox[0].body
     assert "old@example.cn" not in str(Notification.objects.get().params)
+
+
+@pytest.mark.django_db
+def test_email_to_a_member_uses_their_account_address(worker, settings):
+    settings.NOTIFICATION_SEND_THREADS = 4
+    worker.user.email = "rider@example.cn"
+    worker.user.save()
+    for i in range(3):
+        notification_enqueue(
+            template_code="notice_generic",
+            dedupe_key=f"m{i}",
+            member=worker,
+            channel=NotificationChannel.EMAIL,
+            params={"title": f"主题{i}", "body": "正文"},
+        )
+    deliver(timezone.now())
+    assert sorted(m.subject for m in mail.outbox) == [
+        f"[工会会员服务门户] 主题{i}" for i in range(3)
+    ]
+    assert {tuple(m.to) for m in mail.outbox} == {("rider@example.cn",)}
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
 
 
 def test_settings_keep_the_sweeper_behind_the_hard_time_limit(settings):

@@ -293,6 +293,29 @@ def notifications_send_batch(
     return totals
 
 
+_SEND_FIELDS = (
+    "id",
+    "channel",
+    "category",
+    "template_code",
+    "params",
+    "due_at",
+    "status",
+    "attempts",
+    "claim_token",
+    "claimed_at",
+    "gateway_started_at",
+    "last_error",
+    "sent_at",
+    "member__phone",
+    "member__reminders_opt_out",
+    "member__user_id",
+    "user__phone",
+    "user__email",
+    "user__member__reminders_opt_out",
+)
+
+
 def _send_chunk(*, ids, token, now, backend) -> Counter:
     counts: Counter = Counter()
     clock = now or timezone.now()
@@ -301,7 +324,7 @@ def _send_chunk(*, ids, token, now, backend) -> Counter:
         rows = list(
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("member", "user", "user__member")
-            .defer("member__id_number")  # never needed to send; skip decrypting
+            .only(*_SEND_FIELDS)  # e.g. never decrypt the ID number to send an SMS
             .order_by()
             .filter(
                 id__in=ids,

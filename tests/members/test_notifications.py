@@ -204,6 +204,24 @@ def test_a_stale_claim_token_sends_nothing(worker):
     assert set(Notification.objects.values_list("status", flat=True)) == {"sending"}
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", [5, 40])
+def test_sending_a_chunk_runs_a_constant_number_of_queries(worker, settings, n):
+    from django.test.utils import CaptureQueriesContext
+
+    settings.NOTIFICATION_SEND_CHUNK = 100
+    sms_notices(worker, n)
+    with transaction.atomic():
+        token, ids = notifications_claim_due(limit=100, now=DAYTIME)
+    with CaptureQueriesContext(connection) as ctx:
+        notifications_send_batch(
+            ids=ids, claim_token=token, now=DAYTIME, sms_backend=RecordingBackend()
+        )
+    # select-for-update, ledger mark, outcome (+ savepoint bookkeeping): no per-row
+    # queries, whatever the batch size
+    assert len(ctx.captured_queries) <= 8
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_send_one_sms_per_notification(worker):

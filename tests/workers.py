@@ -130,6 +130,19 @@ class SubprocessWorker:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
+    def pool_children(self) -> list[int]:
+        """PIDs of the prefork pool processes (children of the main process)."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def kill9_child(self) -> int:
+        """SIGKILL one pool process (an OOM kill); the main process survives."""
+        pid = self.pool_children()[0]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
     def stop(self, *, timeout: float = 40) -> None:
         """Warm shutdown (SIGTERM), SIGKILL if it takes longer than `timeout`."""
         if self.process is None or self.process.poll() is not None:

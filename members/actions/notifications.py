@@ -225,6 +225,20 @@ def _claim_due_portable(*, limit: int, now: datetime, token: uuid.UUID) -> list[
     )
 
 
+def _relaxed_commit() -> None:
+    """PostgreSQL: don't wait for the WAL flush of *this* transaction.
+
+    Only for the claim and the outcome: if the server crashes and loses one, a
+    claim reverts to pending (the published batch then finds a foreign token and
+    skips), an outcome reverts to "marked, sending", which the sweeper settles.
+    The ledger mark before the gateway call keeps the default (durable) commit.
+    Applied only when our atomic block is the outermost one, so a caller's own
+    transaction is never relaxed."""
+    if connection.vendor == "postgresql" and not connection.savepoint_ids:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def notifications_dispatch(
     *,
     now: datetime | None = None,
@@ -242,6 +256,7 @@ def notifications_dispatch(
     claimed = 0
     for _ in range(max_batches):
         with transaction.atomic():
+            _relaxed_commit()
             token, ids = notifications_claim_due(limit=batch_size, now=now)
             if not ids:
                 break
@@ -468,6 +483,7 @@ def _write_outcomes(*, sent, failed, token) -> Counter:
     now = timezone.now()
     max_attempts = _setting("NOTIFICATION_MAX_ATTEMPTS", 5)
     with transaction.atomic():
+        _relaxed_commit()
         if sent:
             counts["sent"] = (
                 _owned(token)

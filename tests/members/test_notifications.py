@@ -287,6 +287,29 @@ def test_two_copies_of_one_batch_at_once_call_the_gateway_once_per_row(worker):
     assert backend.calls == {f"notification-{r.pk}": 1 for r in rows}
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_relaxed_commit_only_for_our_own_outermost_transaction():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL setting")
+    from members.actions.notifications import _relaxed_commit
+
+    def current():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    with transaction.atomic():
+        _relaxed_commit()
+        assert current() == "off"
+        with transaction.atomic():
+            assert current() == "off"
+    assert current() == "on"
+    with transaction.atomic(), transaction.atomic():  # a caller's transaction
+        _relaxed_commit()
+        assert current() == "on"
+
+
 @pytest.mark.django_db
 def test_portable_claim_fallback_claims_each_row_once(worker):
     # The SQLite path is plain ORM: exercise it here on whatever backend runs.

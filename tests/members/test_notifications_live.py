@@ -152,3 +152,55 @@ def test_two_beat_ticks_at_once_send_one_sms_per_notification(worker, live_env):
     # then each notification was sent once
     assert gateway.counts() == {f"notification-{pk}": 1 for pk in ids}
     proc.remove_log()
+
+
+def test_kill_9_of_a_pool_child_requeues_its_batch_and_sends_each_once(
+    worker, live_env
+):
+    # given 300 due notices and a worker whose gateway takes 20 ms per call
+    gateway, env = live_env
+    ids = _enqueue(worker, 300)
+    env = {
+        **env,
+        "COUNTING_SMS_DELAY_MS": "20",
+        "NOTIFICATION_BATCH_SIZE": "50",
+        "NOTIFICATION_SEND_CHUNK": "5",
+        "NOTIFICATION_SEND_THREADS": "1",
+    }
+    proc = SubprocessWorker(
+        database_url=_database_url(), redis_url=settings.REDIS_URL, env=env
+    )
+    try:
+        proc.start()
+        _dispatch_via_broker()
+        _wait(lambda: len(gateway.counts()) >= 40, timeout=60, what="40 sends")
+        # when one pool process is SIGKILLed mid-batch (acks_late +
+        # reject_on_worker_lost put its message back on the queue)
+        proc.kill9_child()
+        _wait(_settled, timeout=90, what="the worker to go quiet")
+        assert proc.process.poll() is None  # the worker itself survived
+        # and the sweeper settles the rows the dead child had marked: at most one
+        # chunk, because the requeued batch message re-ran the rest of its batch
+        swept = notifications_sweep_stuck(older_than=timedelta(0), sms_backend=gateway)
+        assert sum(swept.values()) <= 5
+        _dispatch_via_broker()
+        _wait(
+            lambda: Notification.objects.filter(status="sent").count() == 300,
+            timeout=90,
+            what="all 300 sent",
+        )
+    finally:
+        proc.stop()
+    # then every notification reached the gateway exactly once
+    assert gateway.counts() == {f"notification-{pk}": 1 for pk in ids}
+    proc.remove_log()
+
+
+def _settled() -> bool:
+    """No row changed state for 2 s (the requeued batch has been processed)."""
+    before = list(Notification.objects.values_list("status").order_by("status"))
+    time.sleep(2)
+    after = list(Notification.objects.values_list("status").order_by("status"))
+    return (
+        before == after and not Notification.objects.filter(status="pending").exists()
+    )

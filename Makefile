@@ -14,6 +14,7 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DJANGO
 
 run: install .env
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py sync_schedules
 	$(BIN)/python manage.py seed_demo --base-url http://$(HOST)
 	$(BIN)/python manage.py runserver $(HOST)
 

@@ -4,13 +4,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
 from members.actions.joining import application_approve, application_reject
+from members.actions.notifications import notifications_requeue_dead
 from members.actions.orgs import union_org_create
 from members.actions.people import data_request_process, member_sensitive_reveal
 from members.actions.platforms import platform_key_issue, platform_key_revoke
@@ -25,6 +26,8 @@ from members.models import (
     Member,
     MembershipApplication,
     MembershipEvent,
+    Notification,
+    NotificationStatus,
     Platform,
     PlatformApiKey,
     PlatformRider,
@@ -703,3 +706,88 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The outbox, read-only, with the dead-letter list (filter 状态 = 发送失败) and
+    its count above the list; staff can put dead letters back into the queue."""
+
+    list_display = (
+        "id",
+        "template_code",
+        "channel",
+        "category",
+        "recipient",
+        "status",
+        "attempts",
+        "due_at",
+        "sent_at",
+        "last_error",
+    )
+    list_filter = ("status", "channel", "category", "template_code")
+    search_fields = ("dedupe_key", "template_code")
+    list_select_related = ("member", "user")
+    date_hierarchy = "due_at"
+    actions = ("requeue_dead",)
+    change_list_template = "admin/members/notification/change_list.html"
+    fields = (
+        "template_code",
+        "channel",
+        "category",
+        "recipient",
+        "params",
+        "dedupe_key",
+        "due_at",
+        "status",
+        "attempts",
+        "claimed_at",
+        "gateway_started_at",
+        "sent_at",
+        "last_error",
+        "read_at",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="接收人")
+    def recipient(self, obj: Notification) -> str:
+        if obj.member_id:
+            return obj.member.name_masked
+        return obj.user.username if obj.user_id else "—"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
+        qs = super().get_queryset(request)
+        user = request.user
+        if user.is_superuser:
+            return qs
+        if user.org is None:
+            return qs.none()
+        path = user.org.path
+        return qs.filter(
+            Q(member__org__path__startswith=path)
+            | Q(user__org__path__startswith=path)
+            | Q(user__member__org__path__startswith=path)
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        dead = self.get_queryset(request).filter(status=NotificationStatus.DEAD).count()
+        return super().changelist_view(
+            request, {**(extra_context or {}), "dead_letter_count": dead}
+        )
+
+    @admin.action(description="将选中的发送失败通知重新排队", permissions=["view"])
+    def requeue_dead(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = notifications_requeue_dead(
+            ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
+        self.message_user(request, f"已重新排队 {count} 条。")

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from members import views
+from members import views, views_notifications
 
 app_name = "members"
 
@@ -20,4 +20,20 @@ urlpatterns = [
         name="consent_withdraw",
     ),
     path("privacy/", views.privacy, name="privacy"),
+    path("messages/", views_notifications.messages_list, name="messages"),
+    path(
+        "messages/<int:notification_id>/read/",
+        views_notifications.message_mark_read,
+        name="message_read",
+    ),
+    path(
+        "messages/read-all/",
+        views_notifications.messages_mark_all_read,
+        name="messages_read_all",
+    ),
+    path(
+        "messages/reminders/",
+        views_notifications.reminders_preference,
+        name="reminders_preference",
+    ),
 ]

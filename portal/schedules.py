@@ -1,18 +1,45 @@
-"""Default periodic (beat) schedules, synced into django-celery-beat by a command.
-Times are Asia/Shanghai (CELERY_TIMEZONE)."""
+"""Default periodic (beat) schedules, seeded into django-celery-beat.
+
+`python manage.py sync_schedules` (run by a data migration and by `make run`)
+creates the rows that are missing and never changes existing ones, so staff edits
+in the admin (times, enabled flag) survive deploys. Crontab fields are in
+Asia/Shanghai time. Run exactly one `celery beat` process (README).
+
+Each entry: `name` (unique, shown in the admin), `task` (registered task name),
+`crontab` (minute/hour/day_of_week/day_of_month/month_of_year; missing = "*"),
+`queue` (must match settings.CELERY_TASK_ROUTES for that task) and an optional
+`description`. Other modules append their entries here.
+"""
+
+from __future__ import annotations
 
 DEFAULT_SCHEDULES: list[dict] = [
-    # Members (issue #3): reminders to reviewers and to staff handling data requests.
     {
-        "name": "members: remind reviewers of applications waiting > 3 working days",
+        "name": "通知:发送到期通知",
+        "task": "members.tasks.notification_dispatch",
+        "crontab": {"minute": "*"},
+        "queue": "notifications",
+        "description": "Every minute: claim due outbox rows in batches and send them.",
+    },
+    {
+        "name": "通知:回收卡住的发送",
+        "task": "members.tasks.notification_sweep",
+        "crontab": {"minute": "*/5"},
+        "queue": "notifications",
+        "description": "Return rows stuck in `sending` for >10 min (CE9).",
+    },
+    {
+        "name": "提醒:入会申请超过3个工作日未审核",
         "task": "members.tasks.application_review_reminders_enqueue",
         "crontab": {"minute": "0", "hour": "9", "day_of_week": "1-5"},
         "queue": "default",
+        "description": "Working days 09:00: remind reviewers of waiting applications.",
     },
     {
-        "name": "members: remind staff of data requests open > 10 days",
+        "name": "提醒:个人信息请求超过10天未处理",
         "task": "members.tasks.data_request_reminders_enqueue",
-        "crontab": {"minute": "10", "hour": "9", "day_of_week": "*"},
+        "crontab": {"minute": "10", "hour": "9"},
         "queue": "default",
+        "description": "Daily 09:10: remind staff of open data/withdrawal requests.",
     },
 ]

@@ -135,6 +135,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "portal.context_processors.site",
+                "members.context_processors.inbox",
             ],
         },
     },
@@ -205,6 +206,40 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+
+# --- Task retries and notifications (security.md CE3/CE4/CE9) ------------------------
+# The one retry policy for task decorators (`**settings.TASK_RETRY_POLICY` next to
+# `autoretry_for=<transient errors>`). CE4 names retry_backoff_max=600, but CE3 caps
+# every countdown at 300 s (Redis redelivers long ETAs), so Celery-level backoff
+# stops at 300 s; longer waits are `due_at` values in the database, polled by beat.
+MAX_TASK_COUNTDOWN_SECONDS = 300
+TASK_RETRY_POLICY = {
+    "retry_backoff": True,
+    "retry_backoff_max": MAX_TASK_COUNTDOWN_SECONDS,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+NOTIFICATION_BATCH_SIZE = envint("NOTIFICATION_BATCH_SIZE", "500")
+NOTIFICATION_DISPATCH_MAX_BATCHES = envint("NOTIFICATION_DISPATCH_MAX_BATCHES", "400")
+# Rows marked per ledger transaction; a worker killed mid-chunk leaves at most
+# this many rows for the sweeper to settle (gateway lookup, see actions).
+NOTIFICATION_SEND_CHUNK = envint("NOTIFICATION_SEND_CHUNK", "100")
+# Concurrent gateway calls per batch task (threads; SMS backends are thread-safe).
+NOTIFICATION_SEND_THREADS = envint("NOTIFICATION_SEND_THREADS", "8")
+NOTIFICATION_MAX_ATTEMPTS = envint("NOTIFICATION_MAX_ATTEMPTS", "5")
+NOTIFICATION_RETRY_BASE_SECONDS = 30
+NOTIFICATION_RETRY_MAX_SECONDS = 600  # a later due_at, not a countdown
+NOTIFICATION_STUCK_MINUTES = envint("NOTIFICATION_STUCK_MINUTES", "10")
+NOTIFICATION_QUIET_HOURS = (21, 8)  # reminder SMS, Asia/Shanghai local hours
+if NOTIFICATION_STUCK_MINUTES * 60 <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "NOTIFICATION_STUCK_MINUTES must exceed CELERY_TASK_TIME_LIMIT: the sweeper "
+        "may only take back rows whose task is certainly dead."
+    )
+if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT (CE3)."
+    )
 
 # --- Auth -------------------------------------------------------------------------
 AUTH_USER_MODEL = "members.User"

@@ -64,7 +64,9 @@ class Notification(models.Model):
     )
     template_code = models.CharField("模板", max_length=60)
     params = models.JSONField("模板参数", default=dict, blank=True)
-    dedupe_key = models.CharField("去重键", max_length=200, unique=True)
+    # Unique through Meta.constraints (no extra LIKE-pattern index on PostgreSQL:
+    # every index costs on each status change of 100k-row dispatches).
+    dedupe_key = models.CharField("去重键", max_length=200)
     due_at = models.DateTimeField("计划发送时间")
     status = models.CharField(
         "状态",
@@ -74,6 +76,14 @@ class Notification(models.Model):
     )
     attempts = models.PositiveSmallIntegerField("尝试次数", default=0)
     claimed_at = models.DateTimeField("领取时间", null=True, blank=True)
+    # Set by the dispatcher's claim; every later write checks it, so a stale task
+    # (duplicate delivery, a row the sweeper already took back) changes nothing.
+    claim_token = models.UUIDField("领取令牌", null=True, blank=True, editable=False)
+    # The ledger mark, committed *before* the gateway call: a row that is `sending`
+    # with this set may or may not have reached the gateway (see the sweeper).
+    gateway_started_at = models.DateTimeField(
+        "网关调用开始", null=True, blank=True, editable=False
+    )
     sent_at = models.DateTimeField("发送时间", null=True, blank=True)
     last_error = models.CharField("最近错误", max_length=300, blank=True)
     read_at = models.DateTimeField("阅读时间", null=True, blank=True)
@@ -89,9 +99,21 @@ class Notification(models.Model):
                 name="notification_due_pending",
                 condition=Q(status="pending"),
             ),
-            models.Index(fields=["user", "channel", "read_at"]),
+            models.Index(
+                fields=["user", "read_at"],
+                name="notification_inbox",
+                condition=Q(channel="inbox"),
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                name="notification_sending",
+                condition=Q(status="sending"),
+            ),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"], name="notification_unique_dedupe_key"
+            ),
             models.CheckConstraint(
                 condition=Q(user__isnull=False) | Q(member__isnull=False),
                 name="notification_has_recipient",
@@ -100,3 +122,8 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template_code} → {self.channel}"
+
+    @property
+    def out_id(self) -> str:
+        """The idempotency/correlation id handed to the gateway (Aliyun `OutId`)."""
+        return f"notification-{self.pk}"

@@ -3,19 +3,31 @@
 from .programs import (
     BenefitItem,
     BenefitKind,
+    EligibilityRule,
     Enrollment,
+    EnrollmentEvent,
+    EnrollmentEventSource,
     EnrollmentMode,
     EnrollmentSource,
     EnrollmentStatus,
+    PeriodRule,
     Program,
+    RuleKind,
+    add_months,
 )
 
 __all__ = [
     "BenefitItem",
     "BenefitKind",
+    "EligibilityRule",
     "Enrollment",
+    "EnrollmentEvent",
+    "EnrollmentEventSource",
     "EnrollmentMode",
     "EnrollmentSource",
     "EnrollmentStatus",
+    "PeriodRule",
     "Program",
+    "RuleKind",
+    "add_months",
 ]

@@ -202,12 +202,8 @@ def test_rule_applies_only_within_its_effective_dates(programs):
     )
 
     assert both_paths(program, applicant, on=date(2026, 6, 14)) == []
-    assert both_paths(program, applicant, on=date(2026, 6, 15)) == [
-        REASON_MEMBERSHIP
-    ]
-    assert both_paths(program, applicant, on=date(2026, 6, 30)) == [
-        REASON_MEMBERSHIP
-    ]
+    assert both_paths(program, applicant, on=date(2026, 6, 15)) == [REASON_MEMBERSHIP]
+    assert both_paths(program, applicant, on=date(2026, 6, 30)) == [REASON_MEMBERSHIP]
     assert both_paths(program, applicant, on=date(2026, 7, 1)) == []
 
 

@@ -19,6 +19,10 @@ _seq = itertools.count(1)
 
 @pytest.fixture
 def programs(db) -> dict[str, Program]:
+    return seed_programs()
+
+
+def seed_programs() -> dict[str, Program]:
     """The four seeded programs (the data migration made them; transactional
     tests flush them, so seed again: the function is idempotent)."""
     seed_shengong_programs(

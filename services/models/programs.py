@@ -46,7 +46,8 @@ class Program(models.Model):
         "适用地区(区划代码前缀)",
         max_length=6,
         default="4403",
-        help_text="例如 4403 为深圳市;按常住地区划代码匹配。",
+        help_text="例如 4403 为深圳市。用于展示;谁能参加以下方“资格规则”中的"
+        "“常住地在指定地区”规则为准。",
     )
     enrollment_mode = models.CharField(
         "参保方式", max_length=10, choices=EnrollmentMode.choices

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from members.models import MemberStatus
 from members.selectors.people import member_get_for_user
 from portal.exceptions import ApplicationError
 from services.actions.programs import enrollment_create
@@ -104,7 +103,7 @@ def program_enroll(request: HttpRequest, code: str) -> HttpResponse:
     if program is None:
         raise Http404
     member = member_get_for_user(user=request.user)
-    if member is None or member.status == MemberStatus.WITHDRAWN:
+    if member is None:
         messages.error(request, _("请先完成入会登记,再报名参加保障计划。"))
         return redirect("services:program_detail", code=program.code)
     try:

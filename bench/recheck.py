@@ -39,6 +39,11 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true", help="keep the bench DB")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse data kept by --keep (reset enrollments instead of regenerating)",
+    )
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
@@ -163,6 +168,29 @@ def generate(n: int) -> float:
     return time.perf_counter() - started
 
 
+def _member_count() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM members_member")
+        return cursor.fetchone()[0]
+
+
+def reset() -> float:
+    from django.db import connection, transaction
+
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE services_enrollmentevent, members_notification")
+        cursor.execute(
+            "UPDATE services_enrollment SET status = 'active', status_reason = ''"
+            " WHERE status <> 'active'"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE services_enrollment")
+    return time.perf_counter() - started
+
+
 def naive_loop(sample: int) -> tuple[float, int]:
     """What a straightforward implementation does: one enrollment at a time."""
     from django.db import transaction
@@ -221,8 +249,12 @@ def run(args) -> None:
 
     from services.actions.programs import programs_recheck
 
-    print(f"generating {args.members:,} members with enrollments ...", flush=True)
-    gen = generate(args.members)
+    if args.reuse and _member_count() == args.members:
+        print("reusing kept data: resetting enrollments ...", flush=True)
+        gen = reset()
+    else:
+        print(f"generating {args.members:,} members with enrollments ...", flush=True)
+        gen = generate(args.members)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM services_enrollment")
         enrollments = cursor.fetchone()[0]

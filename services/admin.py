@@ -23,7 +23,10 @@ from services.models import (
     EnrollmentStatus,
     Program,
 )
-from services.selectors.eligibility import program_failures_sql, programs_with_rules
+from services.selectors.eligibility import (
+    program_reasons_expression,
+    programs_with_rules,
+)
 
 
 class EligibilityRuleInline(admin.TabularInline):
@@ -215,7 +218,7 @@ def program_dashboard_rows(
 
 
 def anonymous_covered_count(*, program: Program, on, request: HttpRequest) -> int:
-    failures, params = program_failures_sql(program=program, on=on)
+    reasons, params = program_reasons_expression(program=program, on=on)
     member_table = Member._meta.db_table
     org_table = UnionOrg._meta.db_table
     scope = ""
@@ -229,7 +232,7 @@ def anonymous_covered_count(*, program: Program, on, request: HttpRequest) -> in
     sql = (
         f"SELECT COUNT(*) FROM {member_table} m"  # noqa: S608
         f" JOIN {org_table} o ON o.id = m.org_id WHERE 1 = 1{scope}"
-        f" AND NOT EXISTS (SELECT 1 FROM ({failures}) f WHERE f.member_id = m.id)"
+        f" AND {reasons} = ''"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*scope_params, *params])

@@ -2,10 +2,11 @@
 (re-check, renewal, reminders).
 
 The nightly jobs are set-based: a handful of INSERT ... SELECT / UPDATE ... FROM
-statements per program, driven by `program_failures_sql`, so one night over a
-million enrollments moves no rows through Python. They run the same SQL on
-PostgreSQL and SQLite (3.35+: UPDATE ... FROM, ON CONFLICT); the few dialect
-differences (string/JSON aggregation) are the `_sql_*` helpers below.
+statements per program, driven by `program_reasons_expression` (the single-pass
+form of `program_failures_sql`), so one night over a million enrollments moves
+no rows through Python. They run the same SQL on PostgreSQL and SQLite (3.35+:
+UPDATE ... FROM, ON CONFLICT, MATERIALIZED CTEs); the few dialect differences
+(JSON building) are the `_sql_*` helpers below.
 
 SQL text here embeds only table names from model metadata and fixed fragments;
 every value is a bound parameter.
@@ -43,7 +44,7 @@ from services.models import (
 )
 from services.selectors.eligibility import (
     eligibility_reasons,
-    program_failures_sql,
+    program_reasons_expression,
     programs_with_rules,
 )
 
@@ -247,12 +248,6 @@ def _lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
 
 
-def _sql_string_agg(expr: str) -> str:
-    if _is_pg():
-        return f"string_agg({expr}, %s ORDER BY {expr})"
-    return f"group_concat({expr}, %s)"
-
-
 def _sql_json_object(pairs: list[tuple[str, str]]) -> str:
     fn = "json_build_object" if _is_pg() else "json_object"
     return f"{fn}(" + ", ".join(f"'{key}', {expr}" for key, expr in pairs) + ")"
@@ -324,32 +319,31 @@ def programs_recheck(*, on: date) -> RecheckResult:
             ],
         )
         ended = cursor.rowcount
-        lapsed = 0
         for program in Program.objects.prefetch_related(programs_with_rules()):
-            failures, failure_params = program_failures_sql(program=program, on=on)
+            reasons, reason_params = program_reasons_expression(program=program, on=on)
+            # One pass over the program's active enrollments joined to their
+            # members; MATERIALIZED so the rules are evaluated once per row.
             cursor.execute(
-                f"INSERT INTO {T_EVENT} (enrollment_id, from_status, to_status,"  # noqa: S608
+                "WITH judged AS MATERIALIZED ("  # noqa: S608
+                f" SELECT e.id AS enrollment_id, {reasons} AS reasons"
+                f" FROM {T_ENROLLMENT} e JOIN {T_MEMBER} m ON m.id = e.member_id"
+                " WHERE e.program_id = %s AND e.status = %s AND e.period_end >= %s)"
+                f" INSERT INTO {T_EVENT} (enrollment_id, from_status, to_status,"
                 " reason, source, run_key, created_at)"
-                " SELECT e.id, %s, %s, SUBSTR(f.reasons, 1, 300), %s, %s, %s"
-                f" FROM {T_ENROLLMENT} e JOIN ("
-                f"  SELECT f0.member_id, {_sql_string_agg('f0.reason')} AS reasons"
-                f"  FROM ({failures}) f0 GROUP BY f0.member_id"
-                " ) f ON f.member_id = e.member_id"
-                " WHERE e.program_id = %s AND e.status = %s AND e.period_end >= %s",
+                " SELECT j.enrollment_id, %s, %s, SUBSTR(j.reasons, 2, 300), %s, %s, %s"
+                " FROM judged j WHERE j.reasons <> ''",
                 [
+                    *reason_params,
+                    program.pk,
+                    active,
+                    _d(on),
                     active,
                     EnrollmentStatus.LAPSED.value,
                     EnrollmentEventSource.NIGHTLY.value,
                     run_key,
                     _dt(now),
-                    ";",
-                    *failure_params,
-                    program.pk,
-                    active,
-                    _d(on),
                 ],
             )
-            lapsed += cursor.rowcount
         cursor.execute(
             f"UPDATE {T_ENROLLMENT} SET status = ev.to_status,"  # noqa: S608
             " status_reason = ev.reason, updated_at = %s"
@@ -357,6 +351,9 @@ def programs_recheck(*, on: date) -> RecheckResult:
             f" AND ev.run_key = %s AND {T_ENROLLMENT}.status = %s",
             [_dt(now), run_key, active],
         )
+        # (Python's sqlite3 reports no rowcount for WITH ... INSERT, so count
+        # lapses here: every event of this run moved exactly one row.)
+        lapsed = cursor.rowcount - ended
         programs_json = _sql_json_agg(
             _sql_json_object(
                 [("code", "p.code"), ("name", "p.name"), ("enrollment_id", "e.id")]
@@ -399,7 +396,6 @@ def programs_renew(*, on: date) -> RenewResult:
     _lock()
     now = timezone.now()
     active = EnrollmentStatus.ACTIVE.value
-    renewed = 0
     with connection.cursor() as cursor:
         for program in Program.objects.prefetch_related(programs_with_rules()):
             if not program.is_running_on(on):
@@ -418,7 +414,7 @@ def programs_renew(*, on: date) -> RenewResult:
             ends = sorted(set(ending))
             if not ends:
                 continue
-            failures, failure_params = program_failures_sql(program=program, on=on)
+            reasons, reason_params = program_reasons_expression(program=program, on=on)
             for period_end in ends:
                 next_start, next_end = program.next_period(
                     period_start=period_end, period_end=period_end
@@ -426,30 +422,30 @@ def programs_renew(*, on: date) -> RenewResult:
                 if program.ends_on is not None and next_start > program.ends_on:
                     continue
                 cursor.execute(
-                    f"INSERT INTO {T_ENROLLMENT} (member_id, program_id,"  # noqa: S608
+                    "WITH judged AS MATERIALIZED ("  # noqa: S608
+                    " SELECT e.member_id, e.program_id, e.platform_id,"
+                    f" {reasons} AS reasons"
+                    f" FROM {T_ENROLLMENT} e JOIN {T_MEMBER} m ON m.id = e.member_id"
+                    " WHERE e.program_id = %s AND e.status = %s AND e.period_end = %s)"
+                    f" INSERT INTO {T_ENROLLMENT} (member_id, program_id,"
                     " period_start, period_end, status, status_reason, source,"
                     " platform_id, created_at, updated_at)"
-                    " SELECT e.member_id, e.program_id, %s, %s, %s, '', %s,"
-                    " e.platform_id, %s, %s"
-                    f" FROM {T_ENROLLMENT} e"
-                    " WHERE e.program_id = %s AND e.status = %s AND e.period_end = %s"
-                    f" AND NOT EXISTS (SELECT 1 FROM ({failures}) f"
-                    "  WHERE f.member_id = e.member_id)"
+                    " SELECT j.member_id, j.program_id, %s, %s, %s, '', %s,"
+                    " j.platform_id, %s, %s FROM judged j WHERE j.reasons = ''"
                     " ON CONFLICT (member_id, program_id, period_start) DO NOTHING",
                     [
+                        *reason_params,
+                        program.pk,
+                        active,
+                        _d(period_end),
                         _d(next_start),
                         _d(next_end),
                         active,
                         EnrollmentSource.RENEWAL.value,
                         _dt(now),
                         _dt(now),
-                        program.pk,
-                        active,
-                        _d(period_end),
-                        *failure_params,
                     ],
                 )
-                renewed += cursor.rowcount
         # History for the rows this run created (they carry its timestamp).
         cursor.execute(
             f"INSERT INTO {T_EVENT} (enrollment_id, from_status, to_status, reason,"  # noqa: S608
@@ -467,6 +463,7 @@ def programs_renew(*, on: date) -> RenewResult:
                 _dt(now),
             ],
         )
+        renewed = cursor.rowcount  # one history row per enrollment created above
         reminders = 0
         params_sql = _sql_jsonb(
             _sql_json_object(

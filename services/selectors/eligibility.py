@@ -283,6 +283,21 @@ def _sql_fails(rule: EligibilityRule, on: date, adapt) -> tuple[str, list]:
     )
 
 
+def _failure_parts(*, program: Program, on: date) -> list[tuple[str, str, list]]:
+    """(reason, SQL condition over `m` true when failing, params) per rule in
+    force, in evaluation order; a program not running fails everyone first."""
+    from django.db import connection
+
+    adapt = connection.ops.adapt_datefield_value
+    parts: list[tuple[str, str, list]] = []
+    if not program.is_running_on(on):
+        parts.append((REASON_NOT_RUNNING, "1 = 1", []))
+    for rule in rules_on(program=program, on=on):
+        condition, condition_params = _sql_fails(rule, on, adapt)
+        parts.append((reason_for(rule), condition, condition_params))
+    return parts
+
+
 def program_failures_sql(*, program: Program, on: date) -> tuple[str, list]:
     """SQL and params yielding rows `(member_id bigint, reason text)`: one row per
     member and failing rule of `program` on `on`, over ALL members (members that
@@ -291,20 +306,13 @@ def program_failures_sql(*, program: Program, on: date) -> tuple[str, list]:
     If the program is not running on `on`, every member gets the row
     REASON_NOT_RUNNING. Rules are read now (ORM); the SQL embeds them as params.
     """
-    from django.db import connection
-
-    adapt = connection.ops.adapt_datefield_value
     member = Member._meta.db_table
     select = f"SELECT m.id AS member_id, CAST(%s AS TEXT) AS reason FROM {member} m"  # noqa: S608
     parts: list[str] = []
     params: list = []
-    if not program.is_running_on(on):
-        parts.append(select)
-        params.append(REASON_NOT_RUNNING)
-    for rule in rules_on(program=program, on=on):
-        condition, condition_params = _sql_fails(rule, on, adapt)
+    for reason, condition, condition_params in _failure_parts(program=program, on=on):
         parts.append(f"{select} WHERE {condition}")
-        params.extend([reason_for(rule), *condition_params])
+        params.extend([reason, *condition_params])
     if not parts:
         return (
             "SELECT CAST(NULL AS BIGINT) AS member_id, CAST(NULL AS TEXT) AS reason"
@@ -312,6 +320,31 @@ def program_failures_sql(*, program: Program, on: date) -> tuple[str, list]:
             [],
         )
     return " UNION ALL ".join(parts), params
+
+
+REASON_SEPARATOR = ";"
+
+
+def program_reasons_expression(*, program: Program, on: date) -> tuple[str, list]:
+    """A SQL expression over `m` (a members_member row already in the query)
+    whose value is '' when the member qualifies for `program` on `on`, else every
+    failing reason in evaluation order, each PREFIXED by REASON_SEPARATOR
+    (";r1;r2"); `SUBSTR(x, 2)` gives the reasons text.
+
+    The single-pass form of program_failures_sql, for queries that already walk
+    the rows to judge (the nightly job walks a program's enrollments joined to
+    their members): no UNION, no sort, no aggregate. Portable: CASE, COALESCE
+    and || only. Reference it once (e.g. in a MATERIALIZED CTE): every
+    reference re-evaluates the rules.
+    """
+    pieces: list[str] = []
+    params: list = []
+    for reason, condition, condition_params in _failure_parts(program=program, on=on):
+        pieces.append(f"COALESCE(CASE WHEN {condition} THEN %s END, '')")
+        params.extend([*condition_params, REASON_SEPARATOR + reason])
+    if not pieces:
+        return "''", []
+    return "(" + " || ".join(pieces) + ")", params
 
 
 def program_failures(
@@ -378,6 +411,7 @@ __all__ = [
     "facts_for_member",
     "program_failures",
     "program_failures_sql",
+    "program_reasons_expression",
     "programs_check",
     "rules_described",
     "rules_on",

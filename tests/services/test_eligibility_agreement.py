@@ -8,13 +8,18 @@ import itertools
 from datetime import date, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from members.models import Member, MemberStatus, Occupation, PlatformRider
 from services.models import EligibilityRule, EnrollmentMode, Program, RuleKind
-from services.selectors.eligibility import eligibility_reasons, program_failures
+from services.selectors.eligibility import (
+    REASON_SEPARATOR,
+    eligibility_reasons,
+    program_failures,
+    program_reasons_expression,
+)
 from tests.factories import make_org, make_platform
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +106,20 @@ person_st = st.fixed_dictionaries(
 )
 
 
+def reasons_by_expression(program, on, member_ids) -> dict[int, list[str]]:
+    expression, params = program_reasons_expression(program=program, on=on)
+    marks = ", ".join(["%s"] * len(member_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.id, {expression} FROM members_member m WHERE m.id IN ({marks})",  # noqa: S608
+            [*params, *member_ids],
+        )
+        return {
+            pk: [r for r in text.split(REASON_SEPARATOR) if r] if text else []
+            for pk, text in cursor.fetchall()
+        }
+
+
 @settings(
     max_examples=60,
     deadline=None,
@@ -155,7 +174,9 @@ def test_person_and_sql_paths_agree(db, rules, people, on, running):
         program = Program.objects.get(pk=program.pk)
 
         sql_side = program_failures(program=program, on=on)
+        single_pass = reasons_by_expression(program, on, [m.pk for m in members])
         for member in members:
             one = eligibility_reasons(program=program, member=member, on=on)
             assert sorted(sql_side.get(member.pk, [])) == sorted(one)
+            assert single_pass[member.pk] == one  # same order, too
         transaction.set_rollback(True)

@@ -246,6 +246,11 @@ def _lock() -> None:
     if _is_pg():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+            # Batch settings for this transaction only: sorts and hashes of a
+            # few hundred thousand rows stay in memory, and JIT compilation
+            # (~0.5 s per statement) costs more than it saves here.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            cursor.execute("SET LOCAL jit = off")
 
 
 def _sql_json_object(pairs: list[tuple[str, str]]) -> str:

@@ -349,6 +349,11 @@ def programs_recheck(*, on: date) -> RecheckResult:
                     _dt(now),
                 ],
             )
+        if _is_pg():
+            # The planner has no statistics for the rows just inserted (it
+            # guesses one per run_key) and would join them row by row; a
+            # sample-based ANALYZE is cheap and counts this transaction's rows.
+            cursor.execute(f"ANALYZE {T_EVENT}")
         cursor.execute(
             f"UPDATE {T_ENROLLMENT} SET status = ev.to_status,"  # noqa: S608
             " status_reason = ev.reason, updated_at = %s"

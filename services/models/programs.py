@@ -355,15 +355,11 @@ class Enrollment(models.Model):
                 name="enrollment_period_ordered",
             ),
         ]
-        indexes = [
-            # The nightly jobs read active enrollments per program and period
-            # end. Partial, so a row leaving `active` is not re-indexed here.
-            models.Index(
-                fields=["program", "period_end"],
-                condition=Q(status="active"),
-                name="enrollment_active_program_end",
-            ),
-        ]
+        # Deliberately no index on status / status_reason / updated_at: the
+        # nightly job rewrites those columns on hundreds of thousands of rows,
+        # and with none of them indexed (and fillfactor 90, migration
+        # 0004_enrollment_fillfactor) PostgreSQL can update in place (HOT)
+        # without touching any index. It finds a program's rows by program_id.
 
     def __str__(self) -> str:
         return f"{self.program} · {self.period_start:%Y}"

@@ -289,6 +289,8 @@ def run(args) -> None:
         f"second run (idempotent): {again:.2f} s, lapsed {second.lapsed:,},"
         f" notices {second.notices:,}"
     )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average now (1/5/15 min, shared 2-core machine): {load}")
     sample_ratio = (naive / args.sample) / (set_based / enrollments)
     print(
         f"ratio (naive per row / set-based per row): {sample_ratio:,.0f}x;"

@@ -389,8 +389,10 @@ def programs_check(
         facts = facts_for_member(member)
     if facts is None:
         raise TypeError("programs_check needs a member or facts")
-    programs = Program.objects.filter(is_active=True).prefetch_related(
-        programs_with_rules(), "benefit_items"
+    programs = (
+        Program.objects.filter(is_active=True)
+        .prefetch_related(programs_with_rules(), "benefit_items")
+        .order_by("id")
     )
     return [
         ProgramVerdict(

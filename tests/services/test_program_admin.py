@@ -115,3 +115,77 @@ def test_program_change_page_has_rule_and_benefit_inlines(client, programs):
     assert response.status_code == 200
     assert "资格规则" in body and "保障项目" in body
     assert "默认30天(配置值)" in body
+
+
+def _program_post(sponsor, rule: dict) -> dict:
+    data = {
+        "code": "pilot",
+        "name": "试点守护",
+        "description": "试点",
+        "sponsor_org": str(sponsor.pk),
+        "region_prefix": "4403",
+        "enrollment_mode": "named",
+        "starts_on": "2026-01-01",
+        "ends_on": "",
+        "is_active": "on",
+        "period_rule": "calendar_year",
+        "period_months": "12",
+        "renewal_lead_days": "30",
+        "rules-TOTAL_FORMS": "1",
+        "rules-INITIAL_FORMS": "0",
+        "benefit_items-TOTAL_FORMS": "0",
+        "benefit_items-INITIAL_FORMS": "0",
+    }
+    data.update({f"rules-0-{key}": value for key, value in rule.items()})
+    return data
+
+
+def test_staff_adds_a_program_with_an_age_rule_in_the_admin(client, programs):
+    from services.models import EligibilityRule, Program
+    from tests.factories import make_user
+
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    sponsor = programs["e_road"].sponsor_org
+
+    response = client.post(
+        reverse("admin:services_program_add"),
+        _program_post(
+            sponsor,
+            {
+                "kind": "age_between",
+                "occupations": "[]",
+                "min_value": "18",
+                "max_value": "55",
+                "effective_from": "2026-01-01",
+            },
+        ),
+    )
+
+    assert response.status_code == 302
+    rule = EligibilityRule.objects.get(program=Program.objects.get(code="pilot"))
+    assert (rule.kind, rule.min_value, rule.max_value) == ("age_between", 18, 55)
+
+
+def test_admin_rejects_an_age_rule_without_bounds(client, programs):
+    from services.models import Program
+    from tests.factories import make_user
+
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    sponsor = programs["e_road"].sponsor_org
+
+    response = client.post(
+        reverse("admin:services_program_add"),
+        _program_post(
+            sponsor,
+            {
+                "kind": "age_between",
+                "occupations": "[]",
+                "min_value": "18",
+                "effective_from": "2026-01-01",
+            },
+        ),
+    )
+
+    assert response.status_code == 200
+    assert "年龄规则需要下限和上限" in response.content.decode()
+    assert not Program.objects.filter(code="pilot").exists()

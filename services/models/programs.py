@@ -86,17 +86,23 @@ class Program(models.Model):
         return self.name
 
     def period_for(self, on: date) -> tuple[date, date]:
-        """The coverage period that a person enrolling on `on` gets."""
+        """The coverage period that a person enrolling on `on` gets; it never
+        runs past the program's own end date."""
         if self.period_rule == PeriodRule.CALENDAR_YEAR:
-            return date(on.year, 1, 1), date(on.year, 12, 31)
-        return on, add_months(on, self.period_months) - timedelta(days=1)
+            return date(on.year, 1, 1), self._clamp(date(on.year, 12, 31))
+        return on, self._clamp(add_months(on, self.period_months) - timedelta(days=1))
 
     def next_period(self, *, period_start: date, period_end: date) -> tuple[date, date]:
         """The period following one that ends on `period_end`."""
         start = period_end + timedelta(days=1)
         if self.period_rule == PeriodRule.CALENDAR_YEAR:
-            return date(start.year, 1, 1), date(start.year, 12, 31)
-        return start, add_months(start, self.period_months) - timedelta(days=1)
+            return date(start.year, 1, 1), self._clamp(date(start.year, 12, 31))
+        return start, self._clamp(
+            add_months(start, self.period_months) - timedelta(days=1)
+        )
+
+    def _clamp(self, end: date) -> date:
+        return min(end, self.ends_on) if self.ends_on else end
 
     def is_running_on(self, on: date) -> bool:
         return (

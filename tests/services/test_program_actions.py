@@ -357,3 +357,39 @@ def test_no_renewal_past_the_programs_end(programs):
     assert result.renewed == 0
     assert result.reminders == 1
     assert Enrollment.objects.count() == 1
+
+
+def test_coverage_never_runs_past_the_programs_end(programs):
+    program = programs["domestic"]
+    program.ends_on = date(2026, 9, 30)
+    program.save()
+    worker = domestic_worker()
+
+    enrollment, _ = enrollment_create(member=worker, program=program, on=ON)
+
+    assert (enrollment.period_start, enrollment.period_end) == (
+        date(2026, 1, 1),
+        date(2026, 9, 30),
+    )
+
+
+def test_rolling_period_counts_months_from_the_enrollment_day(programs):
+    from services.models import PeriodRule
+
+    program = programs["sanitation"]
+    program.period_rule = PeriodRule.ROLLING_MONTHS
+    program.period_months = 12
+    program.save()
+    worker = make_person(occupation=Occupation.SANITATION)
+
+    enrollment, _ = enrollment_create(
+        member=worker, program=program, on=date(2026, 1, 31)
+    )
+
+    assert (enrollment.period_start, enrollment.period_end) == (
+        date(2026, 1, 31),
+        date(2027, 1, 30),
+    )
+    assert program.next_period(
+        period_start=enrollment.period_start, period_end=enrollment.period_end
+    ) == (date(2027, 1, 31), date(2028, 1, 30))

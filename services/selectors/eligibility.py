@@ -118,14 +118,6 @@ def _age_bounds(rule: EligibilityRule, on: date) -> tuple[date, date]:
     return _born_on_or_before(on, high + 1), _born_on_or_before(on, low)
 
 
-def _age_on(birth_date: date, on: date) -> int:
-    return (
-        on.year
-        - birth_date.year
-        - ((on.month, on.day) < (birth_date.month, birth_date.day))
-    )
-
-
 def reason_for(rule: EligibilityRule) -> str:
     if rule.kind == RuleKind.OCCUPATION_IN:
         return REASON_OCCUPATION

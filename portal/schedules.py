@@ -42,4 +42,19 @@ DEFAULT_SCHEDULES: list[dict] = [
         "queue": "default",
         "description": "Daily 09:10: remind staff of open data/withdrawal requests.",
     },
+    # Protection programs: re-check every active enrollment, then renew / remind.
+    {
+        "name": "保障计划:每晚资格复核",
+        "task": "services.tasks.programs.programs_recheck",
+        "crontab": {"minute": "30", "hour": "2"},
+        "queue": "bulk",
+        "description": "02:30: re-check every active enrollment set-based (issue #5).",
+    },
+    {
+        "name": "保障计划:续保与到期提醒",
+        "task": "services.tasks.programs.programs_renew",
+        "crontab": {"minute": "30", "hour": "3"},
+        "queue": "bulk",
+        "description": "03:30: renew still-eligible members; remind 30/7 days ahead.",
+    },
 ]

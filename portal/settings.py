@@ -203,6 +203,7 @@ CELERY_TASK_ROUTES = {
     "members.tasks.otp_*": {"queue": "otp"},
     "members.tasks.notification_*": {"queue": "notifications"},
     "services.tasks.batch_*": {"queue": "bulk"},
+    "services.tasks.programs.*": {"queue": "bulk"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True

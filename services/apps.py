@@ -8,3 +8,8 @@ class ServicesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "services"
     verbose_name = "会员服务"
+
+    def ready(self) -> None:
+        from services.notification_templates import register
+
+        register()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 
 def seed(*, stdout) -> list:
     seed_stations(stdout=stdout)
-    return []
+    return seed_programs_demo(stdout=stdout)
 
 
 def seed_stations(*, stdout) -> None:
@@ -13,3 +15,87 @@ def seed_stations(*, stdout) -> None:
 
     count = load()
     stdout.write(f"  {count} 个深圳工会驿站 (/services/stations/)")
+
+
+def _id_number(region: str, born: date, seq: int) -> str:
+    from members.validators import id_check_char
+
+    first17 = f"{region}{born:%Y%m%d}{seq:03d}"
+    return first17 + id_check_char(first17)
+
+
+def seed_programs_demo(*, stdout) -> list:
+    """Two workers for the protection-program journeys: a food-delivery rider
+    covered by E路守护 (无记名) and a 65-year-old domestic worker whom 家政守护
+    turns away with the reason. Idempotent; fresh passwords each run."""
+    from members.demo import new_password
+    from members.management.commands.seed_demo import DemoLogin
+    from members.models import (
+        Member,
+        MemberStatus,
+        Platform,
+        PlatformRider,
+        UnionOrg,
+        User,
+    )
+    from services.models import BenefitItem, EligibilityRule, Program
+    from services.reference_data import seed_shengong_programs, shenzhen_federation
+
+    seed_shengong_programs(
+        program_model=Program,
+        rule_model=EligibilityRule,
+        benefit_model=BenefitItem,
+        union_org_model=UnionOrg,
+    )
+    org = shenzhen_federation(union_org_model=UnionOrg)
+    platform, _ = Platform.objects.get_or_create(
+        code="demo-delivery", defaults={"name": "示例外卖平台"}
+    )
+    today = date.today()  # noqa: DTZ011 - a calendar date for demo ages
+    people = [
+        ("demo_rider", "13800000101", "王骑手", "food_delivery", date(1992, 5, 1), 11),
+        (
+            "demo_domestic65",
+            "13800000102",
+            "陈阿姨",
+            "domestic",
+            date(today.year - 65, 1, 1),
+            22,
+        ),
+    ]
+    logins = []
+    for username, phone, name, occupation, born, seq in people:
+        user, _ = User.objects.get_or_create(username=username)
+        user.set_phone(phone)
+        password = new_password()
+        user.set_password(password)
+        user.save()
+        member = Member.objects.filter(user=user).first()
+        if member is None:
+            member = Member(
+                user=user,
+                name=name,
+                birth_date=born,
+                gender="M" if seq % 2 else "F",
+                occupation=occupation,
+                residence_county="440305",
+                org=org,
+                status=MemberStatus.ACTIVE,
+                member_no=f"DEMO{seq:06d}",
+            )
+            member.set_id_number(_id_number("440305", born, seq))
+            member.set_phone(phone)
+            member.save()
+        if occupation == "food_delivery":
+            PlatformRider.objects.get_or_create(
+                platform=platform,
+                member=member,
+                defaults={
+                    "platform_rider_id": f"demo-{seq}",
+                    "joined_platform_on": date(2022, 3, 1),
+                },
+            )
+        logins.append(
+            DemoLogin(f"保障计划演示:{name}", phone, password, "/services/programs/")
+        )
+    return logins

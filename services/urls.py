@@ -1,6 +1,6 @@
 from django.urls import path
 
-from services.views import stations
+from services.views import programs, stations
 
 app_name = "services"
 
@@ -11,5 +11,12 @@ urlpatterns: list = [
         "stations/photos/<uuid:photo_uuid>.jpg",
         stations.station_photo,
         name="station_photo",
+    ),
+    path("programs/", programs.programs, name="programs"),
+    path("programs/check/", programs.program_check, name="program_check"),
+    path("programs/mine/", programs.my_coverage, name="my_coverage"),
+    path("programs/<slug:code>/", programs.program_detail, name="program_detail"),
+    path(
+        "programs/<slug:code>/enroll/", programs.program_enroll, name="program_enroll"
     ),
 ]

@@ -1,0 +1,1 @@
+"""HTML views of the services app, one module per area."""

@@ -257,7 +257,7 @@ def test_admin_photo_upload_is_reencoded_before_storage():
     from django.core.files.uploadedfile import SimpleUploadedFile
     from PIL import Image
 
-    from services.admin import StationPhotoForm
+    from services.admin.stations import StationPhotoForm
     from services.models import StationPhoto
 
     station = make_station()

@@ -1,0 +1,32 @@
+"""Notice templates owned by member services, registered with the members outbox
+registry at startup (members must not import services)."""
+
+from __future__ import annotations
+
+from members.notification_templates import NoticeTemplate, register_template
+
+TEMPLATES = [
+    NoticeTemplate(
+        code="programs.enrolled",
+        title="已参加{program_name}",
+        text="您已参加{program_name},保障期{period_start}至{period_end}。"
+        "登录门户“我的保障”可查看详情。",
+    ),
+    NoticeTemplate(
+        code="programs.enrollment_lapsed",
+        title="保障计划已失效",
+        text="您参加的保障计划因不再符合参加条件已失效,原因可在门户“我的保障”查看;"
+        "如有疑问可申请人工复核或拨打12351。",
+    ),
+    NoticeTemplate(
+        code="programs.coverage_ending",
+        title="{program_name}即将到期",
+        text="您的{program_name}保障将于{period_end}到期(还有{days_before}天),"
+        "仍符合条件的会员将自动续保。",
+    ),
+]
+
+
+def register() -> None:
+    for template in TEMPLATES:
+        register_template(template)

@@ -1,0 +1,78 @@
+"""Reads for protection programs, scoped to the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import QuerySet
+
+from members.models import Member
+from services.models import Enrollment, EnrollmentMode, EnrollmentStatus, Program
+from services.selectors.eligibility import (
+    eligibility_reasons,
+    facts_for_member,
+    programs_with_rules,
+)
+
+
+def programs_public() -> QuerySet[Program]:
+    return (
+        Program.objects.filter(is_active=True)
+        .prefetch_related(programs_with_rules(), "benefit_items")
+        .order_by("id")
+    )
+
+
+def program_get_public(*, code: str) -> Program | None:
+    return programs_public().filter(code=code).first()
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One program that covers the member on a day."""
+
+    program: Program
+    period_start: date
+    period_end: date
+    enrollment: Enrollment | None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.enrollment is None
+
+
+def coverage_for_member(*, member: Member, on: date) -> list[Coverage]:
+    """Every program covering `member` on `on`: active enrollments covering the
+    day, plus each anonymous program the member qualifies for right now
+    (无记名: eligible = covered, for the program's current period)."""
+    covered: dict[int, Coverage] = {}
+    enrollments = Enrollment.objects.filter(
+        member=member,
+        status=EnrollmentStatus.ACTIVE,
+        period_start__lte=on,
+        period_end__gte=on,
+    ).select_related("program")
+    for enrollment in enrollments:
+        covered[enrollment.program_id] = Coverage(
+            program=enrollment.program,
+            period_start=enrollment.period_start,
+            period_end=enrollment.period_end,
+            enrollment=enrollment,
+        )
+    facts = facts_for_member(member)
+    for program in programs_public().filter(enrollment_mode=EnrollmentMode.ANONYMOUS):
+        if program.pk in covered:
+            continue
+        if not eligibility_reasons(program=program, on=on, facts=facts):
+            start, end = program.period_for(on)
+            covered[program.pk] = Coverage(program, start, end, None)
+    return sorted(covered.values(), key=lambda c: c.program.pk)
+
+
+def enrollment_history_for_member(*, member: Member) -> QuerySet[Enrollment]:
+    return (
+        Enrollment.objects.filter(member=member)
+        .select_related("program")
+        .order_by("-period_start", "program_id")
+    )

@@ -1,0 +1,50 @@
+"""Nightly protection-program jobs. Thin: each calls one action with a date.
+
+Both are idempotent by construction (the actions' SQL only moves rows still in
+the old state, inserts with ON CONFLICT DO NOTHING and dedupe keys, and runs under
+an advisory lock), so a re-delivered task changes nothing more. Only transient
+database errors are retried.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+
+
+def _day(on: str | None) -> date:
+    return date.fromisoformat(on) if on else timezone.localdate()
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=1800,
+    time_limit=2100,
+)
+def programs_recheck(on: str | None = None) -> dict:
+    """Lapse active enrollments that no longer qualify; end finished periods."""
+    from services.actions.programs import programs_recheck as action
+
+    result = action(on=_day(on))
+    return {"ended": result.ended, "lapsed": result.lapsed, "notices": result.notices}
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=1800,
+    time_limit=2100,
+)
+def programs_renew(on: str | None = None) -> dict:
+    """Renew still-eligible members before their period ends; send the 30- and
+    7-day reminders to those whose coverage ends."""
+    from services.actions.programs import programs_renew as action
+
+    result = action(on=_day(on))
+    return {"renewed": result.renewed, "reminders": result.reminders}

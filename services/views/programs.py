@@ -1,0 +1,145 @@
+"""Worker journeys for protection programs: list, detail, "我能参加吗?", enroll,
+"我的保障". Views validate, call one action or selector, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from members.selectors.people import member_get_for_user
+from portal.exceptions import ApplicationError
+from services.actions.programs import enrollment_create
+from services.forms.programs import SelfTestForm
+from services.models import EnrollmentMode, add_months
+from services.selectors.eligibility import (
+    EligibilityFacts,
+    PlatformTenure,
+    eligibility_reasons,
+    programs_check,
+    rules_described,
+)
+from services.selectors.programs import (
+    coverage_for_member,
+    enrollment_history_for_member,
+    program_get_public,
+    programs_public,
+)
+
+
+def programs(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "services/programs/list.html", {"programs": programs_public()}
+    )
+
+
+def program_detail(request: HttpRequest, code: str) -> HttpResponse:
+    program = program_get_public(code=code)
+    if program is None:
+        raise Http404
+    today = timezone.localdate()
+    member = member_get_for_user(user=request.user)
+    reasons = covered = None
+    if member is not None:
+        reasons = eligibility_reasons(program=program, member=member, on=today)
+        covered = any(
+            c.program.pk == program.pk
+            for c in coverage_for_member(member=member, on=today)
+        )
+    return render(
+        request,
+        "services/programs/detail.html",
+        {
+            "program": program,
+            "rules": rules_described(program=program, on=today),
+            "benefits": program.benefit_items.all(),
+            "member": member,
+            "reasons": reasons,
+            "covered": covered,
+            "is_named": program.enrollment_mode == EnrollmentMode.NAMED,
+        },
+    )
+
+
+def program_check(request: HttpRequest) -> HttpResponse:
+    """ "我能参加吗?": a logged-in member is checked with their own data; anyone
+    else answers three questions (GET, so the answer page can be shared)."""
+    today = timezone.localdate()
+    member = member_get_for_user(user=request.user)
+    form = None
+    verdicts = None
+    if member is not None:
+        verdicts = programs_check(member=member, on=today)
+    else:
+        form = SelfTestForm(request.GET or None)
+        if form.is_valid():
+            data = form.cleaned_data
+            tenure = data["tenure_months"]
+            facts = EligibilityFacts(
+                occupation=data["occupation"],
+                age=data["age"],
+                platform_links=(
+                    (PlatformTenure(joined_on=add_months(today, -tenure)),)
+                    if tenure is not None
+                    else ()
+                ),
+            )
+            verdicts = programs_check(facts=facts, on=today)
+    return render(
+        request,
+        "services/programs/check.html",
+        {"member": member, "form": form, "verdicts": verdicts},
+    )
+
+
+@login_required
+@require_POST
+def program_enroll(request: HttpRequest, code: str) -> HttpResponse:
+    program = program_get_public(code=code)
+    if program is None:
+        raise Http404
+    member = member_get_for_user(user=request.user)
+    if member is None:
+        messages.error(request, _("请先完成入会登记,再报名参加保障计划。"))
+        return redirect("services:program_detail", code=program.code)
+    try:
+        enrollment, created = enrollment_create(
+            member=member, program=program, on=timezone.localdate(), actor=request.user
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("services:program_detail", code=program.code)
+    if created:
+        messages.success(
+            request,
+            _("已参加%(name)s,保障期至%(end)s。")
+            % {"name": program.name, "end": _cn_date(enrollment.period_end)},
+        )
+    else:
+        messages.info(
+            request, _("你已经参加了%(name)s,无需重复报名。") % {"name": program.name}
+        )
+    return redirect("services:my_coverage")
+
+
+@login_required
+def my_coverage(request: HttpRequest) -> HttpResponse:
+    member = member_get_for_user(user=request.user)
+    today = timezone.localdate()
+    return render(
+        request,
+        "services/programs/mine.html",
+        {
+            "member": member,
+            "coverage": coverage_for_member(member=member, on=today) if member else [],
+            "history": enrollment_history_for_member(member=member) if member else [],
+        },
+    )
+
+
+def _cn_date(day) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"

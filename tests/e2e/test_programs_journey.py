@@ -1,0 +1,101 @@
+"""Protection-program journeys in Chromium on a 390 px phone."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.utils import timezone
+
+from members.models import Occupation
+from services.models import (
+    EligibilityRule,
+    Enrollment,
+    EnrollmentMode,
+    Program,
+    RuleKind,
+)
+from tests.factories import make_user
+from tests.services.conftest import make_person, seed_programs
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def seeded(transactional_db):
+    return seed_programs()
+
+
+def test_domestic_worker_aged_65_sees_why_she_cannot_join(
+    seeded, login_as, live_server
+):
+    # given: a domestic worker who turned 65 this year
+    today = timezone.localdate()
+    worker = make_person(
+        user=make_user(),
+        name="陈阿姨",
+        occupation=Occupation.DOMESTIC,
+        born=date(today.year - 65, 1, 1),
+    )
+    page = login_as(worker.user)
+
+    # when: she opens the programs from the home page and picks 家政守护
+    page.goto(live_server.url + "/")
+    page.get_by_role("link", name="保障计划").click()
+    page.get_by_role("link", name="家政守护").click()
+
+    # then: she is told why, in Chinese, and offered no enroll button
+    page.get_by_role("heading", name="家政守护").wait_for()
+    page.get_by_text("暂不符合参加条件").wait_for()
+    assert page.get_by_text("年龄不在18–60岁之间").is_visible()
+    assert page.get_by_role("button", name="报名参加家政守护").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert not Enrollment.objects.filter(member=worker).exists()
+
+
+def test_rider_enrolls_in_a_named_program_and_sees_e_road_in_my_coverage(
+    seeded, login_as, live_server
+):
+    # given: E路守护 is anonymous (无记名), so the rider enrolls in a named
+    # program for riders that the union runs alongside it
+    program = Program.objects.create(
+        code="rider_accident",
+        name="骑手意外互助",
+        description="外卖骑手意外伤害互助保障,本人报名参加。",
+        sponsor_org=seeded["e_road"].sponsor_org,
+        enrollment_mode=EnrollmentMode.NAMED,
+        starts_on=date(2021, 1, 1),
+    )
+    EligibilityRule.objects.create(
+        program=program,
+        kind=RuleKind.OCCUPATION_IN,
+        occupations=[Occupation.FOOD_DELIVERY],
+        effective_from=date(2021, 1, 1),
+    )
+    rider = make_person(
+        user=make_user(),
+        occupation=Occupation.FOOD_DELIVERY,
+        joined_platform_on=date(2020, 1, 1),
+    )
+    page = login_as(rider.user)
+
+    # when: the rider opens the program and enrolls
+    page.goto(live_server.url + "/services/programs/")
+    page.get_by_role("link", name="骑手意外互助").click()
+    page.get_by_text("符合参加条件").wait_for()
+    page.get_by_role("button", name="报名参加骑手意外互助").click()
+
+    # then: 我的保障 lists both, with dates; E路守护 needs no enrollment row
+    page.get_by_role("heading", name="我的保障").wait_for()
+    year = timezone.localdate().year
+    period = f"保障期:{year}年1月1日至{year}年12月31日"
+    named = page.get_by_role("article", name="骑手意外互助")
+    anonymous = page.get_by_role("article", name="E路守护")
+    assert named.get_by_text(period).is_visible()
+    assert named.get_by_text("已报名参加").is_visible()
+    assert anonymous.get_by_text(period).is_visible()
+    assert anonymous.get_by_text("无记名保障", exact=False).is_visible()
+    assert page.get_by_text("已参加骑手意外互助", exact=False).is_visible()
+    assert list(
+        Enrollment.objects.filter(member=rider).values_list("program__code", flat=True)
+    ) == ["rider_accident"]

@@ -1,0 +1,70 @@
+"""Fixtures for protection-program tests: the seeded 深工守护 programs and
+builders for people with exactly the facts a rule looks at."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+import pytest
+
+from members.models import MemberStatus, Occupation, PlatformRider, UnionOrg
+from services.models import BenefitItem, EligibilityRule, Program
+from services.reference_data import seed_shengong_programs
+from tests.factories import make_member, make_platform
+
+ON = date(2026, 6, 15)
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def programs(db) -> dict[str, Program]:
+    return seed_programs()
+
+
+def seed_programs() -> dict[str, Program]:
+    """The four seeded programs (the data migration made them; transactional
+    tests flush them, so seed again: the function is idempotent)."""
+    seed_shengong_programs(
+        program_model=Program,
+        rule_model=EligibilityRule,
+        benefit_model=BenefitItem,
+        union_org_model=UnionOrg,
+    )
+    return {p.code: p for p in Program.objects.all()}
+
+
+def make_person(
+    *,
+    occupation: str = Occupation.FOOD_DELIVERY,
+    born: date = date(1990, 3, 7),
+    residence_county: str = "440305",
+    status: str = MemberStatus.ACTIVE,
+    joined_platform_on: date | None = None,
+    offboarded_on: date | None = None,
+    **extra,
+):
+    member = make_member(
+        occupation=occupation,
+        born=born,
+        residence_county=residence_county,
+        status=status,
+        **extra,
+    )
+    if joined_platform_on is not None or offboarded_on is not None:
+        make_platform_link(
+            member=member,
+            joined_platform_on=joined_platform_on,
+            offboarded_on=offboarded_on,
+        )
+    return member
+
+
+def make_platform_link(*, member, joined_platform_on, offboarded_on=None):
+    return PlatformRider.objects.create(
+        platform=make_platform(),
+        member=member,
+        platform_rider_id=f"R{next(_seq):06d}",
+        joined_platform_on=joined_platform_on,
+        offboarded_on=offboarded_on,
+    )

@@ -1,0 +1,31 @@
+import io
+
+import pytest
+
+from members.models import Member
+from services.demo import seed
+from services.models import Program
+from services.selectors.eligibility import eligibility_reasons
+from tests.services.conftest import ON
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_seeds_a_covered_rider_and_a_refused_domestic_worker_twice():
+    first = seed(stdout=io.StringIO())
+    second = seed(stdout=io.StringIO())
+
+    assert [login.login for login in first] == ["13800000101", "13800000102"]
+    assert first[0].password != second[0].password
+    assert Member.objects.filter(user__username__startswith="demo_").count() == 2
+    rider = Member.objects.get(user__username="demo_rider")
+    domestic = Member.objects.get(user__username="demo_domestic65")
+    assert (
+        eligibility_reasons(
+            program=Program.objects.get(code="e_road"), member=rider, on=ON
+        )
+        == []
+    )
+    assert eligibility_reasons(
+        program=Program.objects.get(code="domestic"), member=domestic, on=ON
+    ) == ["年龄不在18–60岁之间"]

@@ -5,8 +5,17 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from members.actions.api_keys import platform_key_revoke
 from members.admin_mixins import OrgScopedAdminMixin, ReadOnlyAdminMixin
-from members.models import AuditLog, Member, Platform, PlatformRider, UnionOrg, User
+from members.models import (
+    AuditLog,
+    Member,
+    Platform,
+    PlatformApiKey,
+    PlatformRider,
+    UnionOrg,
+    User,
+)
 
 
 @admin.register(User)
@@ -122,3 +131,46 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
         # Separation of duties (security.md AC8): only auditors read the log.
         return request.user.has_perm("members.view_auditlog_all")
+
+
+@admin.register(PlatformApiKey)
+class PlatformApiKeyAdmin(admin.ModelAdmin):
+    """Keys are issued with `manage.py issue_platform_key` (the plaintext is shown
+    once there); the admin lists them and revokes them."""
+
+    list_display = (
+        "platform",
+        "name",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    list_filter = ("platform",)
+    search_fields = ("prefix", "name", "platform__code", "platform__name")
+    list_select_related = ("platform",)
+    readonly_fields = (
+        "platform",
+        "name",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    exclude = ("hashed_secret",)
+    actions = ["revoke_keys"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="撤销所选密钥", permissions=["change"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet) -> None:
+        revoked = sum(
+            platform_key_revoke(key=key, actor=request.user) for key in queryset
+        )
+        self.message_user(request, f"已撤销 {revoked} 个密钥。")

@@ -138,7 +138,7 @@ TEMPLATES = [
     },
 ]
 
-# --- Database -------------------------------------------------------------------
+# --- Database ---
 DATABASE_URL = os.getenv("DATABASE_URL", "")
 DATABASES = {
     "default": dj_database_url.parse(
@@ -154,7 +154,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache and Celery -------------------------------------------------------------
+# --- Cache and Celery ---
 REDIS_URL = os.getenv("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
@@ -204,7 +204,7 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
-# --- Auth -------------------------------------------------------------------------
+# --- Auth ---
 AUTH_USER_MODEL = "members.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -244,7 +244,7 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     else ["REMOTE_ADDR"]
 )
 
-# --- Sessions, cookies and transport security ------------------------------------
+# --- Sessions, cookies and transport security ---
 SECURE_COOKIES = envbool("SECURE_COOKIES", "False" if DEBUG else "True")
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
@@ -292,7 +292,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Internationalisation ----------------------------------------------------------
+# --- Internationalisation ---
 # UI strings are written in Chinese (the source language); locale/en holds English.
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -301,7 +301,7 @@ TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 
-# --- Static and media -----------------------------------------------------------
+# --- Static and media ---
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -325,7 +325,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # 2.5 MB JSON bodies (security.md AP4)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads stream to disk
 FILE_UPLOAD_TEMP_DIR = None
 
-# --- Email and SMS ------------------------------------------------------------------
+# --- Email and SMS ---
 EMAIL_BACKEND = os.getenv(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"
@@ -337,7 +337,7 @@ EMAIL_TIMEOUT = 10
 # A dotted path to a class with send(phone: str, text: str) -> None.
 SMS_BACKEND = os.getenv("SMS_BACKEND", "members.sms.ConsoleSmsBackend")
 
-# --- REST framework ----------------------------------------------------------------
+# --- REST framework ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -372,7 +372,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Logging: one JSON object per line, personal data masked --------------------------
+# --- Logging: one JSON object per line, personal data masked ---
 LOG_LEVEL = os.getenv("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
@@ -397,3 +397,14 @@ LOGGING = {
 SITE_NAME = "工会会员服务门户"
 # Local rules that domain.md marks as examples live here, not in code.
 DEFAULT_REGION_CODE = os.getenv("DEFAULT_REGION_CODE", "440300")
+
+# --- Gig-platform API (issue #6) ---
+# The OpenAPI document and its Swagger/Redoc pages: staff sessions or platform keys.
+SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = [
+    "rest_framework.authentication.SessionAuthentication",
+    "members.api_auth.PlatformKeyAuthentication",
+]
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["members.api_auth.IsStaffOrPlatform"]
+# Optional dedicated pepper for hashing API key secrets (defaults to SECRET_KEY).
+PLATFORM_KEY_PEPPER = os.getenv("PLATFORM_KEY_PEPPER", "")
+PLATFORM_BATCH_MAX_BYTES = envint("PLATFORM_BATCH_MAX_BYTES", str(200 * 1024 * 1024))

@@ -1,6 +1,7 @@
 """Members app models, split by concern; import them from here."""
 
 from .accounts import User
+from .api_keys import PlatformApiKey
 from .audit import AuditLog
 from .notifications import (
     Notification,
@@ -30,6 +31,7 @@ __all__ = [
     "OrgKind",
     "OrgLevel",
     "Platform",
+    "PlatformApiKey",
     "PlatformRider",
     "UnionOrg",
     "User",

@@ -1,5 +1,16 @@
 """Member-services models, one module per area; import them from here."""
 
+from .batches import (
+    BatchRowError,
+    BatchSource,
+    BatchStagingRow,
+    BatchStatus,
+    ChunkStatus,
+    EnrollmentBatch,
+    EnrollmentBatchChunk,
+    IdempotencyRecord,
+    IdempotencyState,
+)
 from .programs import (
     BenefitItem,
     BenefitKind,
@@ -11,6 +22,15 @@ from .programs import (
 )
 
 __all__ = [
+    "BatchRowError",
+    "BatchSource",
+    "BatchStagingRow",
+    "BatchStatus",
+    "ChunkStatus",
+    "EnrollmentBatch",
+    "EnrollmentBatchChunk",
+    "IdempotencyRecord",
+    "IdempotencyState",
     "BenefitItem",
     "BenefitKind",
     "Enrollment",

@@ -408,3 +408,5 @@ SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["members.api_auth.IsStaffOrPlatform
 # Optional dedicated pepper for hashing API key secrets (defaults to SECRET_KEY).
 PLATFORM_KEY_PEPPER = os.getenv("PLATFORM_KEY_PEPPER", "")
 PLATFORM_BATCH_MAX_BYTES = envint("PLATFORM_BATCH_MAX_BYTES", str(200 * 1024 * 1024))
+# Rows per chunk: one transaction each; bounds the worker's memory per task.
+PLATFORM_BATCH_CHUNK_ROWS = envint("PLATFORM_BATCH_CHUNK_ROWS", "20000")

@@ -19,7 +19,6 @@ from services.actions.batches import (
     program_for_platform,
 )
 from services.actions.idempotency import (
-    idempotency_begin,
     idempotency_complete,
     idempotency_release,
 )
@@ -28,6 +27,7 @@ from services.apis.common import (
     COMMON_ERRORS,
     IDEMPOTENCY_PARAMETER,
     PlatformApi,
+    claim_idempotency_key,
     idempotency_key_from,
     json_response,
     render_json,
@@ -81,7 +81,7 @@ class EnrollmentBatchCreateApi(PlatformApi):
             program_code = request.data.get("program", "")
             if not isinstance(program_code, str) or not program_code.strip():
                 raise ValidationError({"program": ["请填写保障计划代码。"]})
-            claim = idempotency_begin(
+            claim = claim_idempotency_key(
                 platform=self.platform,
                 key=key,
                 request_hash=request_hash(

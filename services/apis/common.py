@@ -42,6 +42,22 @@ COMMON_ERRORS = {
 BULK_ERRORS = {**COMMON_ERRORS, 409: ERROR, 413: ERROR, 415: ERROR, 422: ERROR}
 
 
+class IdempotencyKeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "该 Idempotency-Key 已用于另一个不同的请求。"
+    default_code = "idempotency_mismatch"
+
+
+def claim_idempotency_key(*, platform: Platform, key: str, request_hash: str):
+    """idempotency_begin with its 'different request' outcome as HTTP 422."""
+    from services.actions.idempotency import IdempotencyMismatch, idempotency_begin
+
+    try:
+        return idempotency_begin(platform=platform, key=key, request_hash=request_hash)
+    except IdempotencyMismatch as exc:
+        raise IdempotencyKeyReused() from exc
+
+
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "请求体过大。"

@@ -15,7 +15,6 @@ from portal.masking import mask_id_number, mask_name, mask_phone
 from services.actions.batch_rows import CSV_COLUMNS
 from services.actions.batches import enrollments_submit, program_for_platform
 from services.actions.idempotency import (
-    idempotency_begin,
     idempotency_complete,
     idempotency_release,
 )
@@ -26,6 +25,7 @@ from services.apis.common import (
     IDEMPOTENCY_PARAMETER,
     PlatformApi,
     canonical_json,
+    claim_idempotency_key,
     idempotency_key_from,
     json_response,
     render_json,
@@ -126,7 +126,7 @@ class EnrollmentsSubmitApi(PlatformApi):
         serializer = EnrollmentsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        claim = idempotency_begin(
+        claim = claim_idempotency_key(
             platform=self.platform,
             key=key,
             request_hash=request_hash("enrollments", canonical_json(request.data)),
@@ -213,7 +213,7 @@ class OffboardingsApi(PlatformApi):
         serializer = OffboardingsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        claim = idempotency_begin(
+        claim = claim_idempotency_key(
             platform=self.platform,
             key=key,
             request_hash=request_hash("offboardings", canonical_json(request.data)),

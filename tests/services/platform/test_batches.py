@@ -97,7 +97,11 @@ def messy_gbk_rows(existing_id: str) -> list[list[str]]:
 
 
 def test_messy_gbk_file_gives_exact_counts_and_errors(
-    alpha, program, nanshan_gig_pool, futian_gig_pool, django_capture_on_commit_callbacks
+    alpha,
+    program,
+    nanshan_gig_pool,
+    futian_gig_pool,
+    django_capture_on_commit_callbacks,
 ):
     # given: a known member already enrolled this year
     existing = make_member(org=nanshan_gig_pool, name="冯二", phone="13500135011")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -15,10 +17,13 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from members.api_auth import IsPlatform, PlatformKeyAuthentication, PlatformKeyThrottle
 from members.models import Platform
+
+logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -112,6 +117,18 @@ class PlatformApi(APIView):
     @property
     def platform(self) -> Platform:
         return self.request.auth.platform
+
+    def handle_exception(self, exc):
+        # Database unavailable (security.md F4): a clear 503 the platform retries
+        # with the same Idempotency-Key, never a traceback.
+        if isinstance(exc, OperationalError | InterfaceError):
+            logger.warning("platform api: database unavailable: %s", type(exc).__name__)
+            return Response(
+                {"detail": "服务暂时不可用,请稍后使用同一 Idempotency-Key 重试。"},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": "30"},
+            )
+        return super().handle_exception(exc)
 
 
 def idempotency_key_from(request) -> str:

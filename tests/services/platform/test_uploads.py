@@ -284,3 +284,23 @@ def test_json_bad_input_is_4xx_and_writes_nothing(alpha, program, body, status):
 def test_json_wrong_content_type_is_415(alpha, program):
     response = post_json(alpha, "program=e-road", content_type="text/plain")
     assert response.status_code == 415
+
+
+def test_database_outage_is_503_not_a_traceback(alpha, program, monkeypatch):
+    from django.db import OperationalError
+
+    import services.apis.riders as riders_api
+
+    def down(**kwargs):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(riders_api, "enrollments_submit", down)
+    response = post_json(alpha, {"program": "e-road", "riders": [rider_json()]})
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "Traceback" not in response.content.decode()
+    # the key was released: a retry after the outage executes normally
+    monkeypatch.undo()
+    retry = post_json(alpha, {"program": "e-road", "riders": [rider_json()]})
+    assert retry.status_code == 200
+    assert retry.json()["created"] == 1

@@ -136,3 +136,13 @@ def test_beta_cannot_reach_any_of_alphas_objects(
         timeout=10,
     )
     assert off.json()["results"][0]["outcome"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_swagger_page_has_no_inline_script(client, city_reviewer):
+    import re
+
+    client.force_login(city_reviewer)
+    html = client.get("/api/docs/").content.decode()
+    scripts = re.findall(r"<script([^>]*)>", html)
+    assert scripts and all("src=" in attrs for attrs in scripts)

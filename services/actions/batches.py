@@ -274,8 +274,8 @@ def batch_chunk_process(*, chunk_id: int) -> int | None:
             # Safe to skip the commit flush: a chunk lost in a server crash loses
             # its done flag with it (same transaction) and is simply re-run.
             with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-                cursor.execute("SET LOCAL work_mem = '32MB'")
+                _execute(cursor, "SET LOCAL synchronous_commit = off")
+                _execute(cursor, "SET LOCAL work_mem = '32MB'")
         now = timezone.now()
         ctx = RowContext(today=timezone.localdate(now), now=now)
         rows = stage_rows(
@@ -440,6 +440,14 @@ def _copy_rows(cursor, rows) -> None:
 _RANGE = "s.batch_id = %s AND s.row_no BETWEEN %s AND %s"
 
 
+def _execute(cursor, sql: str, params=None) -> None:
+    """`OFFSET 0` fences correlated subqueries on PostgreSQL (see callers);
+    SQLite does not accept OFFSET without LIMIT and never flattens them anyway."""
+    if connection.vendor != "postgresql":
+        sql = sql.replace(" OFFSET 0", "")
+    cursor.execute(sql, params)
+
+
 def _mark_duplicates(cursor, *, rng: list) -> None:
     """A row repeating the ID number, rider id or phone of an earlier valid row of
     the same file is `duplicate_in_file`; the first occurrence is processed.
@@ -449,11 +457,14 @@ def _mark_duplicates(cursor, *, rng: list) -> None:
         ("rider_id", "platform_rider_id", "平台骑手编号"),
         ("phone_hmac", "phone", "手机号"),
     ):
+        # OFFSET 0 keeps each subquery a per-row index probe (O(chunk)); as a
+        # semi-join the planner hashes every earlier row of the batch instead.
         earlier = (
             f"FROM {STAGE} e WHERE e.batch_id = s.batch_id AND e.valid "
-            f"AND e.{column} = s.{column} AND e.row_no < s.row_no"
+            f"AND e.{column} = s.{column} AND e.row_no < s.row_no OFFSET 0"
         )
-        cursor.execute(
+        _execute(
+            cursor,
             f"""
             UPDATE {STAGE} AS s
                SET outcome = 'rejected', err_code = 'duplicate_in_file',
@@ -473,51 +484,53 @@ def _ensure_staging_statistics(cursor) -> None:
     estimates one row for it and picks nested loops over 20k x 20k rows."""
     if connection.vendor == "postgresql":
         # Only the columns the chunk filters on: cheaper than a full ANALYZE.
-        cursor.execute(f"ANALYZE {STAGE} (batch_id, row_no, outcome, valid)")
+        _execute(cursor, f"ANALYZE {STAGE} (batch_id, row_no, outcome, valid)")
 
 
 def _mark_conflicts(cursor, *, rng: list, platform_id: int) -> None:
     """Rows that contradict what the union already holds are rejected, not
     silently merged: a rider id of another person, a person under another rider
-    id of this platform, a phone of another member."""
-    cursor.execute(
-        f"""
-        UPDATE {STAGE} AS s
-           SET outcome = 'rejected', err_code = 'rider_conflict',
-               err_field = 'platform_rider_id',
-               err_message = '该平台骑手编号已对应另一人员。'
-          FROM {RIDER} r JOIN {MEMBER} m ON m.id = r.member_id
-         WHERE {_RANGE} AND s.outcome IS NULL
-           AND r.platform_id = %s AND r.platform_rider_id = s.rider_id
-           AND m.id_number_hmac <> s.id_hmac
-        """,
-        [*rng, platform_id],
+    id of this platform, a phone of another member. Each check is a per-row index
+    probe (OFFSET 0), so its cost follows the chunk, not the platform's size."""
+    checks = (
+        (
+            "rider_conflict",
+            "platform_rider_id",
+            "该平台骑手编号已对应另一人员。",
+            f"SELECT 1 FROM {RIDER} r JOIN {MEMBER} m ON m.id = r.member_id "
+            "WHERE r.platform_id = %s AND r.platform_rider_id = s.rider_id "
+            "AND m.id_number_hmac <> s.id_hmac OFFSET 0",
+            [platform_id],
+        ),
+        (
+            "rider_conflict",
+            "id_number",
+            "此人在本平台已登记为另一骑手编号。",
+            f"SELECT 1 FROM {MEMBER} m JOIN {RIDER} r ON r.member_id = m.id "
+            "WHERE m.id_number_hmac = s.id_hmac AND r.platform_id = %s "
+            "AND r.platform_rider_id <> s.rider_id OFFSET 0",
+            [platform_id],
+        ),
+        (
+            "phone_in_use",
+            "phone",
+            "该手机号已登记在另一人员名下。",
+            f"SELECT 1 FROM {MEMBER} m WHERE m.phone_hmac = s.phone_hmac "
+            "AND m.id_number_hmac <> s.id_hmac OFFSET 0",
+            [],
+        ),
     )
-    cursor.execute(
-        f"""
-        UPDATE {STAGE} AS s
-           SET outcome = 'rejected', err_code = 'rider_conflict',
-               err_field = 'id_number',
-               err_message = '此人在本平台已登记为另一骑手编号。'
-          FROM {RIDER} r JOIN {MEMBER} m ON m.id = r.member_id
-         WHERE {_RANGE} AND s.outcome IS NULL
-           AND r.platform_id = %s AND m.id_number_hmac = s.id_hmac
-           AND r.platform_rider_id <> s.rider_id
-        """,
-        [*rng, platform_id],
-    )
-    cursor.execute(
-        f"""
-        UPDATE {STAGE} AS s
-           SET outcome = 'rejected', err_code = 'phone_in_use',
-               err_field = 'phone',
-               err_message = '该手机号已登记在另一人员名下。'
-          FROM {MEMBER} m
-         WHERE {_RANGE} AND s.outcome IS NULL
-           AND m.phone_hmac = s.phone_hmac AND m.id_number_hmac <> s.id_hmac
-        """,
-        [*rng],
-    )
+    for code, field_name, message, probe, params in checks:
+        _execute(
+            cursor,
+            f"""
+            UPDATE {STAGE} AS s
+               SET outcome = 'rejected', err_code = %s, err_field = %s,
+                   err_message = %s
+             WHERE {_RANGE} AND s.outcome IS NULL AND EXISTS ({probe})
+            """,
+            [code, field_name, message, *rng, *params],
+        )
 
 
 def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
@@ -535,7 +548,8 @@ def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
         "NULL, NULL, FALSE, %s, %s, NULL"
     )
     if connection.vendor == "postgresql":
-        cursor.execute(
+        _execute(
+            cursor,
             f"""
             WITH ins AS (
                 INSERT INTO {MEMBER} ({columns})
@@ -552,7 +566,8 @@ def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
         )
     else:
         # SQLite has one writer at a time, so marking first is exact.
-        cursor.execute(
+        _execute(
+            cursor,
             f"""
             UPDATE {STAGE} AS s SET member_new = TRUE
              WHERE {_RANGE} AND s.outcome IS NULL
@@ -561,7 +576,8 @@ def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
             """,
             rng,
         )
-        cursor.execute(
+        _execute(
+            cursor,
             f"""
             INSERT INTO {MEMBER} ({columns})
             SELECT {select} FROM {STAGE} s
@@ -570,19 +586,21 @@ def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
             """,
             [now, now, *rng],
         )
-    cursor.execute(
+    _execute(
+        cursor,
         f"""
-        UPDATE {STAGE} AS s SET member_id = m.id
-          FROM {MEMBER} m
+        UPDATE {STAGE} AS s
+           SET member_id = (SELECT m.id FROM {MEMBER} m
+                             WHERE m.id_number_hmac = s.id_hmac OFFSET 0)
          WHERE {_RANGE} AND s.outcome IS NULL AND s.member_id IS NULL
-           AND m.id_number_hmac = s.id_hmac
         """,
         rng,
     )
 
 
 def _upsert_riders(cursor, *, rng: list, platform_id: int, now: datetime) -> None:
-    cursor.execute(
+    _execute(
+        cursor,
         f"""
         INSERT INTO {RIDER} (platform_id, member_id, platform_rider_id,
                              joined_platform_on, offboarded_on, consent_ref,
@@ -596,19 +614,25 @@ def _upsert_riders(cursor, *, rng: list, platform_id: int, now: datetime) -> Non
         [platform_id, now, now, *rng],
     )
     # A rider enrolled again is back on the platform, with a fresh consent record.
-    cursor.execute(
+    _execute(
+        cursor,
         f"""
         UPDATE {RIDER} AS r
-           SET offboarded_on = NULL, consent_ref = s.consent_ref,
-               consented_at = s.consented_at,
-               joined_platform_on = COALESCE(s.joined_on, r.joined_platform_on),
+           SET offboarded_on = NULL, consent_ref = x.consent_ref,
+               consented_at = x.consented_at,
+               joined_platform_on = COALESCE(x.joined_on, r.joined_platform_on),
                updated_at = %s
-          FROM {STAGE} s
-         WHERE {_RANGE} AND s.outcome IS NULL
-           AND r.platform_id = %s AND r.platform_rider_id = s.rider_id
-           AND r.member_id = s.member_id AND r.created_at < %s
+          FROM (SELECT s.consent_ref, s.consented_at, s.joined_on,
+                       (SELECT r2.id FROM {RIDER} r2
+                         WHERE r2.platform_id = %s
+                           AND r2.platform_rider_id = s.rider_id
+                           AND r2.member_id = s.member_id
+                           AND r2.created_at < %s OFFSET 0) AS rider_pk
+                  FROM {STAGE} s
+                 WHERE {_RANGE} AND s.outcome IS NULL OFFSET 0) AS x
+         WHERE r.id = x.rider_pk
         """,
-        [now, *rng, platform_id, now],
+        [now, platform_id, now, *rng],
     )
 
 
@@ -669,7 +693,8 @@ def _reject_ineligible(cursor, *, rng: list, failures: tuple[str, list]) -> None
     source of (member_id, reason) rows, is rejected as `not_eligible` with the
     reason as its message, and gets no enrollment."""
     sql, params = failures
-    cursor.execute(
+    _execute(
+        cursor,
         f"""
         UPDATE {STAGE} AS s
            SET outcome = 'rejected', err_code = 'not_eligible', err_field = '',
@@ -701,7 +726,8 @@ def _insert_enrollments(
     )
     values = [program.pk, period[0], period[1], platform_id, now, now]
     if connection.vendor == "postgresql":
-        cursor.execute(
+        _execute(
+            cursor,
             f"""
             WITH ins AS (
                 INSERT INTO {ENROLLMENT} ({columns})
@@ -717,7 +743,8 @@ def _insert_enrollments(
             [*values, *rng, *rng],
         )
     else:
-        cursor.execute(
+        _execute(
+            cursor,
             f"""
             UPDATE {STAGE} AS s SET outcome = 'created'
              WHERE {_RANGE} AND s.outcome IS NULL
@@ -727,7 +754,8 @@ def _insert_enrollments(
             """,
             [*rng, program.pk, period[0]],
         )
-        cursor.execute(
+        _execute(
+            cursor,
             f"""
             INSERT INTO {ENROLLMENT} ({columns})
             SELECT {select} FROM {STAGE} s
@@ -736,7 +764,8 @@ def _insert_enrollments(
             """,
             [*values, *rng],
         )
-    cursor.execute(
+    _execute(
+        cursor,
         f"UPDATE {STAGE} AS s SET outcome = 'already_enrolled' "
         f"WHERE {_RANGE} AND s.outcome IS NULL",
         rng,
@@ -752,7 +781,8 @@ def _enqueue_notices(
         {"platform": platform.name, "program": program.name}, ensure_ascii=False
     )
     cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    cursor.execute(
+    _execute(
+        cursor,
         f"""
         INSERT INTO {NOTIFICATION} (user_id, member_id, channel, category,
                                     template_code, params, dedupe_key, due_at,
@@ -778,7 +808,8 @@ def _enqueue_notices(
 
 
 def _record_errors(cursor, *, rng: list) -> None:
-    cursor.execute(
+    _execute(
+        cursor,
         f"""
         INSERT INTO {ROW_ERROR} (batch_id, "row", field, code, message)
         SELECT s.batch_id, s.row_no, COALESCE(s.err_field, ''), s.err_code,
@@ -836,7 +867,8 @@ def apply_rows(
         _record_errors(cursor, rng=rng)
         timer.lap("errors")
         logger.info("batch %s rows %s-%s: %s", batch.pk, lo, hi, timer)
-        cursor.execute(
+        _execute(
+            cursor,
             f"SELECT s.outcome, COUNT(*) FROM {STAGE} s WHERE {_RANGE} "
             "GROUP BY s.outcome",
             rng,

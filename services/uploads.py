@@ -86,8 +86,8 @@ class BatchUploadHandler(FileUploadHandler):
         self._head = b""
 
     def receive_data_chunk(self, raw_data, start):
-        if self._fh is None or self.field_name != "file":
-            return None
+        if self._fh is None or self._fh.closed or self.field_name != "file":
+            return None  # a second `file` part or another file field: dropped
         self._size += len(raw_data)
         if self._size > max_upload_bytes():
             self._abort()

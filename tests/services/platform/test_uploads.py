@@ -307,3 +307,24 @@ def test_database_outage_is_503_not_a_traceback(alpha, program, monkeypatch):
     retry = post_json(alpha, {"program": "e-road", "riders": [rider_json()]})
     assert retry.status_code == 200
     assert retry.json()["created"] == 1
+
+
+def test_second_file_part_is_ignored(
+    alpha, program, django_capture_on_commit_callbacks
+):
+    first = csv_bytes([rider_row(rider_id="F1", phone="13800007777")])
+    second = b"\x00garbage" * 1000
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alpha.post(
+            URL,
+            {
+                "file": [io.BytesIO(first), io.BytesIO(second)],
+                "other": io.BytesIO(b"x" * 5000),
+                "program": "e-road",
+            },
+            format="multipart",
+            HTTP_IDEMPOTENCY_KEY="two-files",
+        )
+    assert response.status_code == 202, response.content
+    batch = EnrollmentBatch.objects.get()
+    assert (batch.total_rows, batch.created) == (1, 1)

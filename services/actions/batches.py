@@ -379,6 +379,14 @@ def batch_sweep(*, stalled_after: timedelta = timedelta(minutes=10)) -> list[tup
                 work.append(("chunk", chunk_id))
             else:
                 work.append(("split", batch.pk))
+    # A lost cleanup message would leave personal data in staging and on disk.
+    for batch in EnrollmentBatch.objects.filter(
+        status__in=(BatchStatus.DONE, BatchStatus.FAILED),
+        finished_at__gt=timezone.now() - timedelta(days=2),
+        finished_at__lt=cutoff,
+    ).exclude(file_path=""):
+        if batch_file_abspath(batch).exists():
+            work.append(("cleanup", batch.pk))
     return work
 
 

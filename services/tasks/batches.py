@@ -72,6 +72,8 @@ def batch_sweep() -> int:
     for kind, pk in work:
         if kind == "split":
             batch_split.delay(pk)
+        elif kind == "cleanup":
+            batch_cleanup.delay(pk)
         else:
             batch_chunk_process.delay(pk)
     idempotency_purge()

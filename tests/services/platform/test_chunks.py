@@ -84,3 +84,22 @@ def test_sweeper_requeues_stalled_work_only(queued_batch):
         started_at=timezone.now() - timedelta(minutes=11)
     )
     assert batch_actions.batch_sweep() == [("chunk", first)]
+
+
+def test_sweeper_cleans_up_after_a_lost_cleanup_message(queued_batch):
+    chunk_id = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=100)
+    assert batch_actions.batch_chunk_process(chunk_id=chunk_id) is None
+    batch = EnrollmentBatch.objects.get(pk=queued_batch.pk)
+    assert batch.status == BatchStatus.DONE
+    path = batch_actions.batch_file_abspath(batch)
+    assert path.exists()  # the cleanup message (on_commit) never ran here
+    EnrollmentBatch.objects.filter(pk=batch.pk).update(
+        finished_at=timezone.now() - timedelta(minutes=11)
+    )
+    assert batch_actions.batch_sweep() == [("cleanup", batch.pk)]
+    batch_actions.batch_cleanup(batch_id=batch.pk)
+    assert not path.exists()
+    from services.models import BatchStagingRow
+
+    assert not BatchStagingRow.objects.filter(batch_id=batch.pk).exists()
+    assert batch_actions.batch_sweep() == []

@@ -10,11 +10,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from members.actions.api_keys import platform_key_issue, platform_key_revoke
 from members.actions.joining import application_approve, application_reject
 from members.actions.notifications import notifications_requeue_dead
 from members.actions.orgs import union_org_create
 from members.actions.people import data_request_process, member_sensitive_reveal
-from members.actions.platforms import platform_key_issue, platform_key_revoke
 from members.admin_mixins import OrgScopedAdminMixin, ReadOnlyAdminMixin
 from members.admin_search import BlindIndexSearchMixin
 from members.forms import ReasonForm, RevealForm
@@ -193,7 +193,12 @@ class PlatformAdmin(admin.ModelAdmin):
     @admin.action(description="签发新的API密钥(只显示一次)", permissions=["change"])
     def issue_key(self, request: HttpRequest, queryset: QuerySet):
         issued = [
-            (platform, platform_key_issue(platform=platform, actor=request.user)[1])
+            (
+                platform,
+                platform_key_issue(
+                    platform_code=platform.code, actor=request.user
+                ).plaintext,
+            )
             for platform in queryset
         ]
         response = TemplateResponse(

@@ -57,4 +57,13 @@ DEFAULT_SCHEDULES: list[dict] = [
         "queue": "bulk",
         "description": "03:30: renew still-eligible members; remind 30/7 days ahead.",
     },
+    # Platform batches (issue #6): re-queue stalled chunks, purge old idempotency
+    # records (security.md CE9).
+    {
+        "name": "平台批量报名:回收停滞的分块",
+        "task": "services.tasks.batch_sweep",
+        "crontab": {"minute": "*"},
+        "queue": "bulk",
+        "description": "Every minute: re-queue chunks stalled >10 min; purge keys.",
+    },
 ]

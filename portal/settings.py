@@ -141,7 +141,7 @@ TEMPLATES = [
     },
 ]
 
-# --- Database -------------------------------------------------------------------
+# --- Database ---
 DATABASE_URL = os.getenv("DATABASE_URL", "")
 DATABASES = {
     "default": dj_database_url.parse(
@@ -157,7 +157,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache and Celery -------------------------------------------------------------
+# --- Cache and Celery ---
 REDIS_URL = os.getenv("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
@@ -243,6 +243,7 @@ if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
     )
 
 # --- Auth -------------------------------------------------------------------------
+# --- Auth ---
 AUTH_USER_MODEL = "members.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -282,7 +283,7 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     else ["REMOTE_ADDR"]
 )
 
-# --- Sessions, cookies and transport security ------------------------------------
+# --- Sessions, cookies and transport security ---
 SECURE_COOKIES = envbool("SECURE_COOKIES", "False" if DEBUG else "True")
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
@@ -330,7 +331,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Internationalisation ----------------------------------------------------------
+# --- Internationalisation ---
 # UI strings are written in Chinese (the source language); locale/en holds English.
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -339,7 +340,7 @@ TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 
-# --- Static and media -----------------------------------------------------------
+# --- Static and media ---
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -363,7 +364,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # 2.5 MB JSON bodies (security.md AP4)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads stream to disk
 FILE_UPLOAD_TEMP_DIR = None
 
-# --- Email and SMS ------------------------------------------------------------------
+# --- Email and SMS ---
 EMAIL_BACKEND = os.getenv(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"
@@ -375,7 +376,7 @@ EMAIL_TIMEOUT = 10
 # A dotted path to a class with send(phone: str, text: str) -> None.
 SMS_BACKEND = os.getenv("SMS_BACKEND", "members.sms.ConsoleSmsBackend")
 
-# --- REST framework ----------------------------------------------------------------
+# --- REST framework ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -410,7 +411,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Logging: one JSON object per line, personal data masked --------------------------
+# --- Logging: one JSON object per line, personal data masked ---
 LOG_LEVEL = os.getenv("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
@@ -469,3 +470,15 @@ STATIONS_REPORTS_PER_HOUR = envint("STATIONS_REPORTS_PER_HOUR", "5")
 # the attribution must carry the map's 审图号 where the tile provider requires it.
 MAP_TILE_SUBDOMAINS = os.getenv("MAP_TILE_SUBDOMAINS", "01234567")
 MAP_ATTRIBUTION = os.getenv("MAP_ATTRIBUTION", "© 天地图")
+# --- Gig-platform API (issue #6) ---
+# The OpenAPI document and its Swagger/Redoc pages: staff sessions or platform keys.
+SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = [
+    "rest_framework.authentication.SessionAuthentication",
+    "members.api_auth.PlatformKeyAuthentication",
+]
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["members.api_auth.IsStaffOrPlatform"]
+# Optional dedicated pepper for hashing API key secrets (defaults to SECRET_KEY).
+PLATFORM_KEY_PEPPER = os.getenv("PLATFORM_KEY_PEPPER", "")
+PLATFORM_BATCH_MAX_BYTES = envint("PLATFORM_BATCH_MAX_BYTES", str(200 * 1024 * 1024))
+# Rows per chunk: one transaction each; bounds the worker's memory per task.
+PLATFORM_BATCH_CHUNK_ROWS = envint("PLATFORM_BATCH_CHUNK_ROWS", "20000")

@@ -6,6 +6,14 @@ from __future__ import annotations
 from members.notification_templates import NoticeTemplate, register_template
 
 TEMPLATES = [
+    # PIPL art. 23: the union's own notice to a rider a platform provided.
+    NoticeTemplate(
+        code="platform_rider_notice",
+        title="工会个人信息处理告知",
+        text="{platform}已将您的姓名、身份证号、手机号和从业信息提供给深圳市总工会,"
+        "用于为您办理{program}等免费保障。您可登录工会会员服务门户查看、更正或申请删除,"
+        "也可拨打12351提出异议。",
+    ),
     NoticeTemplate(
         code="programs.enrolled",
         title="已参加{program_name}",

@@ -12,37 +12,40 @@ import os
 
 import pytest
 
-from members.models import OrgKind, OrgLevel
-from tests.factories import make_member, make_org, make_staff, make_user
+from tests.factories import make_member, make_staff, make_user
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")  # sync Playwright + live_server
 
 
 @pytest.fixture
-def shenzhen(db):
-    return make_org(name="深圳市总工会", level=OrgLevel.CITY, region_code="440300")
+def sz_tree(db):
+    """The reference union tree the data migration seeds (idempotent, so it is
+    there again after a transactional test flushed the tables)."""
+    from members.models import RegionCode, UnionOrg
+    from members.reference_data import seed_region_codes, seed_union_tree
+
+    seed_region_codes(RegionCode=RegionCode)
+    return seed_union_tree(UnionOrg=UnionOrg)
 
 
 @pytest.fixture
-def nanshan(shenzhen):
-    return make_org(name="南山区总工会", parent=shenzhen, region_code="440305")
+def shenzhen(sz_tree):
+    return sz_tree["city"]
 
 
 @pytest.fixture
-def nanshan_gig_pool(nanshan):
-    return make_org(
-        name="南山区新业态联合工会",
-        parent=nanshan,
-        level=OrgLevel.STREET,
-        kind=OrgKind.ALLIANCE,
-        region_code="440305",
-        is_gig_pool=True,
-    )
+def nanshan(sz_tree):
+    return sz_tree["440305"]
 
 
 @pytest.fixture
-def futian(shenzhen):
-    return make_org(name="福田区总工会", parent=shenzhen, region_code="440304")
+def nanshan_gig_pool(sz_tree):
+    return sz_tree["440305_pool"]
+
+
+@pytest.fixture
+def futian(sz_tree):
+    return sz_tree["440304"]
 
 
 @pytest.fixture

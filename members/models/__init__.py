@@ -1,6 +1,7 @@
 """Members app models, split by concern; import them from here."""
 
 from .accounts import User
+from .api_keys import PlatformApiKey
 from .audit import AuditLog
 from .joining import (
     ApplicationStatus,
@@ -20,7 +21,7 @@ from .notifications import (
     NotificationChannel,
     NotificationStatus,
 )
-from .orgs import OrgKind, OrgLevel, Platform, PlatformApiKey, UnionOrg
+from .orgs import OrgKind, OrgLevel, Platform, UnionOrg
 from .otp import OneTimeCode, OtpPurpose
 from .people import (
     EmploymentCategory,

@@ -86,31 +86,3 @@ class Platform(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class PlatformApiKey(models.Model):
-    """A platform's API key. Only `prefix` (to find the row) and a SHA-256 of the
-    whole key are stored; the key itself is shown once, when issued. A key works
-    until it expires or is revoked."""
-
-    platform = models.ForeignKey(
-        Platform,
-        verbose_name="平台企业",
-        on_delete=models.CASCADE,
-        related_name="api_keys",
-    )
-    name = models.CharField("用途说明", max_length=100, blank=True)
-    prefix = models.CharField("密钥前缀", max_length=16, unique=True, editable=False)
-    key_hash = models.CharField(max_length=64, editable=False)
-    created_at = models.DateTimeField("签发时间", auto_now_add=True)
-    expires_at = models.DateTimeField("过期时间")
-    revoked_at = models.DateTimeField("吊销时间", null=True, blank=True)
-    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
-
-    class Meta:
-        verbose_name = "平台API密钥"
-        verbose_name_plural = "平台API密钥"
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.platform} · {self.prefix}…"

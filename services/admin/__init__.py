@@ -1,3 +1,3 @@
 """Admin registrations of the services app, one module per area."""
 
-from services.admin import programs, stations  # noqa: F401
+from services.admin import batches, programs, stations  # noqa: F401

@@ -1,5 +1,16 @@
 """Member-services models, one module per area; import them from here."""
 
+from .batches import (
+    BatchRowError,
+    BatchSource,
+    BatchStagingRow,
+    BatchStatus,
+    ChunkStatus,
+    EnrollmentBatch,
+    EnrollmentBatchChunk,
+    IdempotencyRecord,
+    IdempotencyState,
+)
 from .programs import (
     BenefitItem,
     BenefitKind,
@@ -31,20 +42,29 @@ from .stations import (
 )
 
 __all__ = [
-    "AMENITY_ICONS",
     "AccessMethod",
+    "add_months",
     "Amenity",
+    "amenity_field",
+    "AMENITY_ICONS",
+    "BatchRowError",
+    "BatchSource",
+    "BatchStagingRow",
+    "BatchStatus",
     "BenefitItem",
     "BenefitKind",
+    "ChunkStatus",
     "EligibilityRule",
     "Enrollment",
+    "EnrollmentBatch",
+    "EnrollmentBatchChunk",
     "EnrollmentEvent",
     "EnrollmentEventSource",
     "EnrollmentMode",
     "EnrollmentSource",
     "EnrollmentStatus",
-    "add_months",
-    "amenity_field",
+    "IdempotencyRecord",
+    "IdempotencyState",
     "PeriodRule",
     "ProblemKind",
     "ProblemReport",

@@ -1,0 +1,140 @@
+"""DRF authentication, permission and throttling for gig-platform API keys.
+
+`Authorization: Bearer <prefix>.<secret>` (security.md AP1/AP3). `request.auth` is
+the PlatformApiKey and `request.user` a `PlatformPrincipal`; a key anywhere in the
+query string is refused (it would end up in proxy logs), revoked or expired keys
+get 401, and throttles count per key, not per IP.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions, throttling
+
+from members.actions.api_keys import platform_key_touch, secret_matches
+from members.models import Platform, PlatformApiKey
+
+_KEY_RE = re.compile(r"^([0-9a-f]{12})\.([A-Za-z0-9_-]{20,100})$")
+_KEY_LIKE_RE = re.compile(r"[0-9a-f]{12}\.[A-Za-z0-9_-]{20,}")
+_QUERY_KEY_NAMES = {"key", "api_key", "apikey", "token", "access_token", "auth"}
+
+MSG_BAD_KEY = "接口密钥无效、已撤销或已过期。"
+MSG_KEY_IN_QUERY = "接口密钥不得放在URL查询参数中,请使用 Authorization: Bearer 头。"
+
+
+class PlatformPrincipal:
+    """The caller when a platform key authenticated the request."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+    id = None
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def __str__(self) -> str:
+        return f"platform:{self.platform.code}"
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        return False
+
+
+def _query_carries_key(request) -> bool:
+    for name, values in request.query_params.lists():
+        if name.lower() in _QUERY_KEY_NAMES:
+            return True
+        if any(_KEY_LIKE_RE.search(v or "") for v in values):
+            return True
+    return False
+
+
+class PlatformKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        if _query_carries_key(request):
+            raise exceptions.AuthenticationFailed(MSG_KEY_IN_QUERY)
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(MSG_BAD_KEY)
+        try:
+            raw = header[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed(MSG_BAD_KEY) from exc
+        match = _KEY_RE.match(raw)
+        if not match:
+            raise exceptions.AuthenticationFailed(MSG_BAD_KEY)
+        prefix, secret = match.groups()
+        key = (
+            PlatformApiKey.objects.select_related("platform")
+            .filter(prefix=prefix)
+            .first()
+        )
+        now = timezone.now()
+        # compare_digest runs even for an unknown prefix, so timing does not tell
+        # a valid prefix from an invalid one.
+        candidate = key or PlatformApiKey(hashed_secret="0" * 64)
+        valid = secret_matches(key=candidate, secret=secret)
+        if (
+            key is None
+            or not valid
+            or key.revoked_at is not None
+            or key.expires_at <= now
+            or not key.platform.is_active
+        ):
+            raise exceptions.AuthenticationFailed(MSG_BAD_KEY)
+        platform_key_touch(key=key, now=now)
+        return PlatformPrincipal(key.platform), key
+
+    def authenticate_header(self, request) -> str:
+        return f'{self.keyword} realm="api"'
+
+
+class IsPlatform(permissions.BasePermission):
+    message = "只有平台企业的接口密钥可以调用此接口。"
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, PlatformApiKey)
+
+
+class IsStaffOrPlatform(permissions.BasePermission):
+    """Who may read the OpenAPI document and its Swagger/Redoc pages (DJ6)."""
+
+    def has_permission(self, request, view) -> bool:
+        if isinstance(request.auth, PlatformApiKey):
+            return True
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff)
+
+
+class PlatformKeyThrottle(throttling.ScopedRateThrottle):
+    """ScopedRateThrottle counted per API key (never per X-Forwarded-For)."""
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, PlatformApiKey):
+            ident = f"key{request.auth.pk}"
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class PlatformKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "members.api_auth.PlatformKeyAuthentication"
+    name = "platformKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "<prefix>.<secret>",
+            "description": "由 `manage.py issue_platform_key` 签发的平台接口密钥。",
+        }

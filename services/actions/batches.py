@@ -1,0 +1,975 @@
+"""Platform enrollment batches: staging a file, splitting it into chunks and
+applying each chunk with set-based SQL (issue #6, security.md AP4-AP6, DI4).
+
+Per chunk, in ONE transaction:
+  1. parse + normalise + validate + encrypt in Python (services/actions/batch_rows)
+  2. COPY (PostgreSQL) or executemany (SQLite) into BatchStagingRow
+  3. set-based SQL: duplicates in the file, rider/phone conflicts, INSERT members
+     ON CONFLICT (id_number_hmac) DO NOTHING, riders, eligibility
+     (`_reject_ineligible`), enrollments ON CONFLICT DO NOTHING, notices
+     ON CONFLICT (dedupe_key) DO NOTHING, row errors
+  4. add the chunk's counts to the batch with F() and mark the chunk done.
+A worker killed anywhere in 1-4 rolls the whole chunk back; a second delivery of a
+done chunk finds it done and does nothing, so every row is counted exactly once.
+Chunks of one batch run in file order, so "duplicate of an earlier row" is exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from members.audit import audit_record
+from members.models import Member, Notification, Platform, PlatformRider
+from portal.exceptions import ApplicationError
+from services.actions.batch_rows import (
+    CSV_COLUMNS,
+    STAGE_COLUMNS,
+    RowContext,
+    stage_rows,
+)
+from services.models import (
+    BatchRowError,
+    BatchSource,
+    BatchStagingRow,
+    BatchStatus,
+    ChunkStatus,
+    Enrollment,
+    EnrollmentBatch,
+    EnrollmentBatchChunk,
+    EnrollmentSource,
+    EnrollmentStatus,
+    Program,
+)
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 20_000
+NOTICE_TEMPLATE = "platform_rider_notice"
+
+STAGE = BatchStagingRow._meta.db_table
+MEMBER = Member._meta.db_table
+RIDER = PlatformRider._meta.db_table
+ENROLLMENT = Enrollment._meta.db_table
+NOTIFICATION = Notification._meta.db_table
+ROW_ERROR = BatchRowError._meta.db_table
+
+# --- files ---
+
+
+def batch_storage_dir() -> Path:
+    path = Path(settings.PRIVATE_STORAGE_ROOT) / "batches"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def batch_file_abspath(batch: EnrollmentBatch) -> Path:
+    return batch_storage_dir() / batch.file_path
+
+
+# --- coverage period ---
+
+
+def coverage_period(*, program: Program, on: date) -> tuple[date, date]:
+    """The same period a worker enrolling on `on` gets (Program.period_for), so
+    (member, program, period_start) uniqueness makes a rider enrolled by the
+    platform and by themselves `already_enrolled`, never twice."""
+    return program.period_for(on)
+
+
+def program_open_for_enrollment(*, program: Program, on: date) -> bool:
+    return (
+        program.is_active
+        and program.starts_on <= on
+        and (program.ends_on is None or on <= program.ends_on)
+    )
+
+
+# --- creating a batch ---
+
+
+@transaction.atomic
+def enrollment_batch_create(
+    *,
+    platform: Platform,
+    program: Program,
+    staged_name: str,
+    file_size: int,
+    file_encoding: str,
+    idempotency_key: str,
+    request_hash: str,
+) -> EnrollmentBatch:
+    """Register an uploaded, already validated file and queue its processing."""
+    batch = EnrollmentBatch(
+        platform=platform,
+        program=program,
+        source=BatchSource.FILE,
+        file_path=staged_name,
+        file_size=file_size,
+        file_encoding=file_encoding,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+    batch.full_clean()
+    batch.save()
+    audit_record(
+        action="platform_batch_create",
+        object_type="enrollment_batch",
+        object_id=batch.pk,
+        detail={
+            "platform": platform.code,
+            "program": program.code,
+            "bytes": file_size,
+        },
+    )
+    from services.tasks.batches import batch_split as batch_split_task
+
+    transaction.on_commit(lambda: batch_split_task.delay(batch.pk))
+    return batch
+
+
+# --- splitting ---
+
+
+def _scan_chunks(path: Path, *, chunk_rows: int) -> tuple[list[tuple], int]:
+    """Byte ranges of `chunk_rows` records each, after the header line. A record
+    ends at a newline outside quotes; '"' and '\\n' never occur inside a GBK or
+    UTF-8 multi-byte character, so scanning bytes is safe."""
+    ranges: list[tuple] = []
+    total = 0
+    with path.open("rb") as fh:
+        header = fh.readline()
+        offset = len(header)
+        start = offset
+        first_row = 1
+        rows_in_chunk = 0
+        open_quote = False
+        for line in fh:
+            offset += len(line)
+            if line.count(b'"') % 2:
+                open_quote = not open_quote
+            if open_quote:
+                continue
+            if not line.strip(b"\r\n"):
+                continue
+            rows_in_chunk += 1
+            total += 1
+            if rows_in_chunk == chunk_rows:
+                ranges.append((start, offset, first_row, rows_in_chunk))
+                start, first_row, rows_in_chunk = offset, total + 1, 0
+        if rows_in_chunk:
+            ranges.append((start, offset, first_row, rows_in_chunk))
+    return ranges, total
+
+
+def batch_split(*, batch_id: int, chunk_rows: int | None = None) -> int | None:
+    """Create the chunk rows of a queued batch (once) and return the first chunk
+    to process, or None when there is nothing to do."""
+    with transaction.atomic():
+        batch = EnrollmentBatch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None or batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
+            return None
+        if batch.status == BatchStatus.QUEUED:
+            try:
+                ranges, total = _scan_chunks(
+                    batch_file_abspath(batch),
+                    chunk_rows=chunk_rows
+                    or getattr(settings, "PLATFORM_BATCH_CHUNK_ROWS", CHUNK_ROWS),
+                )
+            except OSError as exc:
+                batch.status = BatchStatus.FAILED
+                batch.failure_reason = "暂存文件无法读取。"
+                batch.finished_at = timezone.now()
+                batch.save(update_fields=["status", "failure_reason", "finished_at"])
+                logger.error("batch %s: staged file unreadable: %s", batch.pk, exc)
+                return None
+            EnrollmentBatchChunk.objects.bulk_create(
+                EnrollmentBatchChunk(
+                    batch=batch,
+                    index=i,
+                    start_offset=start,
+                    end_offset=end,
+                    first_row=first,
+                    row_count=count,
+                )
+                for i, (start, end, first, count) in enumerate(ranges)
+            )
+            batch.total_rows = total
+            batch.status = BatchStatus.PROCESSING
+            batch.started_at = timezone.now()
+            batch.save(update_fields=["total_rows", "status", "started_at"])
+        next_chunk = _next_open_chunk(batch_id=batch.pk)
+        if next_chunk is None:
+            _finish_if_complete(batch_id=batch.pk)
+        return next_chunk
+
+
+def _next_open_chunk(*, batch_id: int) -> int | None:
+    return (
+        EnrollmentBatchChunk.objects.filter(batch_id=batch_id)
+        .exclude(status=ChunkStatus.DONE)
+        .order_by("index")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+# --- processing a chunk ---
+
+
+def _read_chunk_rows(batch: EnrollmentBatch, chunk: EnrollmentBatchChunk):
+    with batch_file_abspath(batch).open("rb") as fh:
+        fh.seek(chunk.start_offset)
+        raw = fh.read(chunk.end_offset - chunk.start_offset)
+    text = raw.decode(batch.file_encoding or "utf-8", errors="replace")
+    del raw
+    return (row for row in csv.reader(io.StringIO(text, newline="")) if row)
+
+
+def batch_chunk_process(*, chunk_id: int) -> int | None:
+    """Process one chunk exactly once; return the next chunk of the batch.
+
+    Claimed with SELECT ... FOR UPDATE SKIP LOCKED: a duplicate delivery while
+    the chunk is being processed skips; after it committed, it finds it done.
+    """
+    with transaction.atomic():
+        chunk = (
+            EnrollmentBatchChunk.objects.select_for_update(
+                skip_locked=True, of=("self",)
+            )
+            .select_related("batch", "batch__program", "batch__platform")
+            .filter(pk=chunk_id)
+            .first()
+        )
+        if chunk is None:
+            return None
+        batch = chunk.batch
+        if chunk.status == ChunkStatus.DONE or batch.status != BatchStatus.PROCESSING:
+            return _next_open_chunk(batch_id=batch.pk)
+        # Chunks run in file order: an earlier open chunk goes first.
+        earlier = _next_open_chunk(batch_id=batch.pk)
+        if earlier != chunk.pk:
+            return earlier
+        EnrollmentBatchChunk.objects.filter(pk=chunk.pk).update(
+            attempts=F("attempts") + 1
+        )
+        if connection.vendor == "postgresql":
+            # Safe to skip the commit flush: a chunk lost in a server crash loses
+            # its done flag with it (same transaction) and is simply re-run.
+            with connection.cursor() as cursor:
+                _execute(cursor, "SET LOCAL synchronous_commit = off")
+                _execute(cursor, "SET LOCAL work_mem = '32MB'")
+        now = timezone.now()
+        ctx = RowContext(today=timezone.localdate(now), now=now)
+        rows = stage_rows(
+            batch_id=batch.pk,
+            first_row=chunk.first_row,
+            rows=_read_chunk_rows(batch, chunk),
+            ctx=ctx,
+        )
+        counts = apply_rows(
+            batch=batch,
+            rows=rows,
+            lo=chunk.first_row,
+            hi=chunk.first_row + chunk.row_count - 1,
+            now=now,
+        )
+        EnrollmentBatchChunk.objects.filter(pk=chunk.pk).update(
+            status=ChunkStatus.DONE,
+            finished_at=timezone.now(),
+            created=counts.created,
+            already_enrolled=counts.already_enrolled,
+            rejected=counts.rejected,
+        )
+        EnrollmentBatch.objects.filter(pk=batch.pk).update(
+            processed_rows=F("processed_rows") + counts.total,
+            created=F("created") + counts.created,
+            already_enrolled=F("already_enrolled") + counts.already_enrolled,
+            rejected=F("rejected") + counts.rejected,
+        )
+        next_chunk = _next_open_chunk(batch_id=batch.pk)
+        if next_chunk is None:
+            _finish_if_complete(batch_id=batch.pk)
+        return next_chunk
+
+
+def _finish_if_complete(*, batch_id: int) -> bool:
+    """Mark the batch done once no chunk is open (conditional UPDATE)."""
+    if (
+        EnrollmentBatchChunk.objects.filter(batch_id=batch_id)
+        .exclude(status=ChunkStatus.DONE)
+        .exists()
+    ):
+        return False
+    finished = EnrollmentBatch.objects.filter(
+        pk=batch_id, status=BatchStatus.PROCESSING
+    ).update(status=BatchStatus.DONE, finished_at=timezone.now())
+    if finished:
+        batch = EnrollmentBatch.objects.select_related("platform").get(pk=batch_id)
+        audit_record(
+            action="platform_batch_done",
+            object_type="enrollment_batch",
+            object_id=batch_id,
+            detail={
+                "platform": batch.platform.code,
+                "total_rows": batch.total_rows,
+                "created": batch.created,
+                "already_enrolled": batch.already_enrolled,
+                "rejected": batch.rejected,
+            },
+        )
+        from services.tasks.batches import batch_cleanup as batch_cleanup_task
+
+        transaction.on_commit(lambda: batch_cleanup_task.delay(batch_id))
+    return bool(finished)
+
+
+def batch_cleanup(*, batch_id: int) -> None:
+    """Drop the staging rows and the staged file of a finished batch (they hold
+    personal data that is no longer needed; the outcome lives in the counts and
+    the row errors)."""
+    batch = EnrollmentBatch.objects.filter(pk=batch_id).first()
+    if batch is None or batch.status not in (BatchStatus.DONE, BatchStatus.FAILED):
+        return
+    BatchStagingRow.objects.filter(batch_id=batch_id).delete()
+    if batch.file_path:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(batch_file_abspath(batch))
+
+
+def batch_sweep(*, stalled_after: timedelta = timedelta(minutes=10)) -> list[tuple]:
+    """Work that stalled (a lost message, a dead worker after the ack, a Redis
+    wipe): batches still queued, and the next open chunk of batches whose last
+    progress is older than `stalled_after`. Returns (kind, id) pairs to enqueue;
+    re-running a chunk is harmless (see batch_chunk_process)."""
+    cutoff = timezone.now() - stalled_after
+    work: list[tuple] = [
+        ("split", pk)
+        for pk in EnrollmentBatch.objects.filter(
+            status=BatchStatus.QUEUED, created_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    ]
+    for batch in EnrollmentBatch.objects.filter(status=BatchStatus.PROCESSING):
+        last = (
+            EnrollmentBatchChunk.objects.filter(batch=batch, status=ChunkStatus.DONE)
+            .order_by("-finished_at")
+            .values_list("finished_at", flat=True)
+            .first()
+        ) or batch.started_at
+        if last and last < cutoff:
+            chunk_id = _next_open_chunk(batch_id=batch.pk)
+            if chunk_id is not None:
+                work.append(("chunk", chunk_id))
+            else:
+                work.append(("split", batch.pk))
+    # A lost cleanup message would leave personal data in staging and on disk.
+    for batch in EnrollmentBatch.objects.filter(
+        status__in=(BatchStatus.DONE, BatchStatus.FAILED),
+        finished_at__gt=timezone.now() - timedelta(days=2),
+        finished_at__lt=cutoff,
+    ).exclude(file_path=""):
+        if batch_file_abspath(batch).exists():
+            work.append(("cleanup", batch.pk))
+    return work
+
+
+# --- the set-based core ---
+
+
+class _StepTimer:
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.steps: list[str] = []
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.steps.append(f"{name}={now - self.last:.2f}s")
+        self.last = now
+
+    def __str__(self) -> str:
+        return " ".join(self.steps)
+
+
+@dataclass(frozen=True)
+class Counts:
+    created: int = 0
+    already_enrolled: int = 0
+    rejected: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.created + self.already_enrolled + self.rejected
+
+
+def _copy_rows(cursor, rows) -> None:
+    if connection.vendor == "postgresql":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        for row in rows:
+            writer.writerow(
+                [
+                    ""
+                    if v is None
+                    else ("t" if v is True else "f" if v is False else v)
+                    for v in row
+                ]
+            )
+        buf.seek(0)
+        cursor.copy_expert(
+            f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN "
+            "WITH (FORMAT csv, NULL '')",
+            buf,
+        )
+    else:
+        placeholders = ", ".join(["%s"] * len(STAGE_COLUMNS))
+        cursor.executemany(
+            f"INSERT INTO {STAGE} ({', '.join(STAGE_COLUMNS)}) VALUES ({placeholders})",
+            list(rows),
+        )
+
+
+_RANGE = "s.batch_id = %s AND s.row_no BETWEEN %s AND %s"
+
+
+def _execute(cursor, sql: str, params=None) -> None:
+    """`OFFSET 0` fences correlated subqueries on PostgreSQL (see callers);
+    SQLite does not accept OFFSET without LIMIT and never flattens them anyway."""
+    if connection.vendor != "postgresql":
+        sql = sql.replace(" OFFSET 0", "")
+    cursor.execute(sql, params)
+
+
+def _mark_duplicates(cursor, *, rng: list) -> None:
+    """A row repeating the ID number, rider id or phone of an earlier valid row of
+    the same file is `duplicate_in_file`; the first occurrence is processed.
+    (One indexed EXISTS probe per row; earlier chunks' rows are still staged.)"""
+    for column, field_name, label in (
+        ("id_hmac", "id_number", "身份证号"),
+        ("rider_id", "platform_rider_id", "平台骑手编号"),
+        ("phone_hmac", "phone", "手机号"),
+    ):
+        # OFFSET 0 keeps each subquery a per-row index probe (O(chunk)); as a
+        # semi-join the planner hashes every earlier row of the batch instead.
+        earlier = (
+            f"FROM {STAGE} e WHERE e.batch_id = s.batch_id AND e.valid "
+            f"AND e.{column} = s.{column} AND e.row_no < s.row_no OFFSET 0"
+        )
+        _execute(
+            cursor,
+            f"""
+            UPDATE {STAGE} AS s
+               SET outcome = 'rejected', err_code = 'duplicate_in_file',
+                   err_field = %s,
+                   err_message = '与第' || (SELECT MIN(e.row_no) {earlier})
+                                 || '行的{label}重复。'
+             WHERE {_RANGE} AND s.valid AND s.outcome IS NULL
+               AND EXISTS (SELECT 1 {earlier})
+            """,
+            [field_name, *rng],
+        )
+
+
+def _ensure_staging_statistics(cursor) -> None:
+    """Refresh the planner's statistics for the staging table after each COPY:
+    every chunk adds a new row_no range, and with stale statistics the planner
+    estimates one row for it and picks nested loops over 20k x 20k rows."""
+    if connection.vendor == "postgresql":
+        # Only the columns the chunk filters on: cheaper than a full ANALYZE.
+        _execute(cursor, f"ANALYZE {STAGE} (batch_id, row_no, outcome, valid)")
+
+
+def _mark_conflicts(cursor, *, rng: list, platform_id: int) -> None:
+    """Rows that contradict what the union already holds are rejected, not
+    silently merged: a rider id of another person, a person under another rider
+    id of this platform, a phone of another member. Each check is a per-row index
+    probe (OFFSET 0), so its cost follows the chunk, not the platform's size."""
+    checks = (
+        (
+            "rider_conflict",
+            "platform_rider_id",
+            "该平台骑手编号已对应另一人员。",
+            f"SELECT 1 FROM {RIDER} r JOIN {MEMBER} m ON m.id = r.member_id "
+            "WHERE r.platform_id = %s AND r.platform_rider_id = s.rider_id "
+            "AND m.id_number_hmac <> s.id_hmac OFFSET 0",
+            [platform_id],
+        ),
+        (
+            "rider_conflict",
+            "id_number",
+            "此人在本平台已登记为另一骑手编号。",
+            f"SELECT 1 FROM {MEMBER} m JOIN {RIDER} r ON r.member_id = m.id "
+            "WHERE m.id_number_hmac = s.id_hmac AND r.platform_id = %s "
+            "AND r.platform_rider_id <> s.rider_id OFFSET 0",
+            [platform_id],
+        ),
+        (
+            "phone_in_use",
+            "phone",
+            "该手机号已登记在另一人员名下。",
+            f"SELECT 1 FROM {MEMBER} m WHERE m.phone_hmac = s.phone_hmac "
+            "AND m.id_number_hmac <> s.id_hmac OFFSET 0",
+            [],
+        ),
+    )
+    for code, field_name, message, probe, params in checks:
+        _execute(
+            cursor,
+            f"""
+            UPDATE {STAGE} AS s
+               SET outcome = 'rejected', err_code = %s, err_field = %s,
+                   err_message = %s
+             WHERE {_RANGE} AND s.outcome IS NULL AND EXISTS ({probe})
+            """,
+            [code, field_name, message, *rng, *params],
+        )
+
+
+def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
+    """New people become members with status `applicant` in their city's
+    新业态联合工会: a platform cannot make anyone a union member (docs/api.md)."""
+    columns = (
+        "name, id_number, id_number_hmac, birth_date, gender, phone, phone_hmac, "
+        "occupation, employment_category, hukou_county, residence_county, org_id, "
+        "status, member_no, joined_on, reminders_opt_out, created_at, updated_at, "
+        "user_id"
+    )
+    select = (
+        "s.name, s.id_enc, s.id_hmac, s.birth_date, s.gender, s.phone_enc, "
+        "s.phone_hmac, s.occupation, '', '', s.city_code, s.org_id, 'applicant', "
+        "NULL, NULL, FALSE, %s, %s, NULL"
+    )
+    if connection.vendor == "postgresql":
+        _execute(
+            cursor,
+            f"""
+            WITH ins AS (
+                INSERT INTO {MEMBER} ({columns})
+                SELECT {select} FROM {STAGE} s
+                 WHERE {_RANGE} AND s.outcome IS NULL
+                 ORDER BY s.id_hmac
+                ON CONFLICT (id_number_hmac) DO NOTHING
+                RETURNING id, id_number_hmac)
+            UPDATE {STAGE} AS s SET member_id = ins.id, member_new = TRUE
+              FROM ins
+             WHERE {_RANGE} AND s.outcome IS NULL AND s.id_hmac = ins.id_number_hmac
+            """,
+            [now, now, *rng, *rng],
+        )
+    else:
+        # SQLite has one writer at a time, so marking first is exact.
+        _execute(
+            cursor,
+            f"""
+            UPDATE {STAGE} AS s SET member_new = TRUE
+             WHERE {_RANGE} AND s.outcome IS NULL
+               AND NOT EXISTS (SELECT 1 FROM {MEMBER} m
+                                WHERE m.id_number_hmac = s.id_hmac)
+            """,
+            rng,
+        )
+        _execute(
+            cursor,
+            f"""
+            INSERT INTO {MEMBER} ({columns})
+            SELECT {select} FROM {STAGE} s
+             WHERE {_RANGE} AND s.outcome IS NULL AND s.member_new
+            ON CONFLICT (id_number_hmac) DO NOTHING
+            """,
+            [now, now, *rng],
+        )
+    _execute(
+        cursor,
+        f"""
+        UPDATE {STAGE} AS s
+           SET member_id = (SELECT m.id FROM {MEMBER} m
+                             WHERE m.id_number_hmac = s.id_hmac OFFSET 0)
+         WHERE {_RANGE} AND s.outcome IS NULL AND s.member_id IS NULL
+        """,
+        rng,
+    )
+
+
+def _upsert_riders(cursor, *, rng: list, platform_id: int, now: datetime) -> None:
+    _execute(
+        cursor,
+        f"""
+        INSERT INTO {RIDER} (platform_id, member_id, platform_rider_id,
+                             joined_platform_on, offboarded_on, consent_ref,
+                             consented_at, created_at, updated_at)
+        SELECT %s, s.member_id, s.rider_id, s.joined_on, NULL, s.consent_ref,
+               s.consented_at, %s, %s
+          FROM {STAGE} s
+         WHERE {_RANGE} AND s.outcome IS NULL
+        ON CONFLICT DO NOTHING
+        """,
+        [platform_id, now, now, *rng],
+    )
+    # A rider enrolled again is back on the platform, with a fresh consent record.
+    _execute(
+        cursor,
+        f"""
+        UPDATE {RIDER} AS r
+           SET offboarded_on = NULL, consent_ref = x.consent_ref,
+               consented_at = x.consented_at,
+               joined_platform_on = COALESCE(x.joined_on, r.joined_platform_on),
+               updated_at = %s
+          FROM (SELECT s.consent_ref, s.consented_at, s.joined_on,
+                       (SELECT r2.id FROM {RIDER} r2
+                         WHERE r2.platform_id = %s
+                           AND r2.platform_rider_id = s.rider_id
+                           AND r2.member_id = s.member_id
+                           AND r2.created_at < %s OFFSET 0) AS rider_pk
+                  FROM {STAGE} s
+                 WHERE {_RANGE} AND s.outcome IS NULL OFFSET 0) AS x
+         WHERE r.id = x.rider_pk
+        """,
+        [now, platform_id, now, *rng],
+    )
+
+
+def _batch_rule_failures_sql(
+    *, rng: list, platform: Platform, program: Program, on: date
+) -> tuple[str, list]:
+    """Eligibility failures of this chunk's rows, as (member_id, reason) rows:
+
+    * the program's own rules, evaluated in SQL by the eligibility engine
+      (`program_reasons_expression`: age, occupation, tenure on this platform,
+      region, membership, effective dates), joined to the chunk so only its
+      members are judged;
+    * the batch's own rules: the occupation is one the platform declared, and
+      the rider is 16-70 years old.
+    """
+    from services.selectors.eligibility import program_reasons_expression
+
+    expression, expression_params = program_reasons_expression(program=program, on=on)
+    parts = [
+        f"SELECT r.member_id AS member_id, SUBSTR(r.reasons, 2) AS reason "
+        f"FROM (SELECT m.id AS member_id, {expression} AS reasons "
+        f"FROM {MEMBER} m JOIN {STAGE} s ON s.member_id = m.id "
+        f"WHERE {_RANGE} AND s.outcome IS NULL) AS r WHERE r.reasons <> ''"
+    ]
+    params: list = [*expression_params, *rng]
+    occupations = [str(o) for o in (platform.occupations or [])]
+    if occupations:
+        marks = ", ".join(["%s"] * len(occupations))
+        parts.append(
+            f"SELECT s.member_id AS member_id, "
+            f"'职业不在本平台登记的从业职业范围内。' AS reason "
+            f"FROM {STAGE} s WHERE {_RANGE} AND s.outcome IS NULL "
+            f"AND s.occupation NOT IN ({marks})"
+        )
+        params += [*rng, *occupations]
+    # Nobody under 16 (or over 70) becomes a member record at all (domain.md
+    # BR-V1, security.md PI1), whatever the program's own age rule says.
+    youngest = _years_before(on, 16)
+    oldest = _years_before(on, 71)
+    parts.append(
+        f"SELECT s.member_id AS member_id, '年龄不在16至70周岁之间。' AS reason "
+        f"FROM {STAGE} s "
+        f"WHERE {_RANGE} AND s.outcome IS NULL "
+        "AND (s.birth_date > %s OR s.birth_date <= %s)"
+    )
+    params += [*rng, youngest, oldest]
+    return " UNION ALL ".join(parts), params
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _reject_ineligible(cursor, *, rng: list, failures: tuple[str, list]) -> None:
+    """THE eligibility step: every row whose member appears in `failures`, a SQL
+    source of (member_id, reason) rows, is rejected as `not_eligible` with the
+    reason as its message, and gets no enrollment."""
+    sql, params = failures
+    _execute(
+        cursor,
+        f"""
+        UPDATE {STAGE} AS s
+           SET outcome = 'rejected', err_code = 'not_eligible', err_field = '',
+               err_message = f.reason
+          FROM (SELECT x.member_id AS member_id, MIN(x.reason) AS reason
+                  FROM ({sql}) AS x
+                 GROUP BY x.member_id) AS f
+         WHERE {_RANGE} AND s.outcome IS NULL AND s.member_id = f.member_id
+        """,
+        [*params, *rng],
+    )
+
+
+def _insert_enrollments(
+    cursor,
+    *,
+    rng: list,
+    program: Program,
+    platform_id: int,
+    period: tuple[date, date],
+    now: datetime,
+) -> None:
+    columns = (
+        "member_id, program_id, period_start, period_end, status, status_reason, "
+        "source, platform_id, created_at, updated_at"
+    )
+    select = f"s.member_id, %s, %s, %s, '{EnrollmentStatus.ACTIVE}', '', " + (
+        f"'{EnrollmentSource.PLATFORM}', %s, %s, %s"
+    )
+    values = [program.pk, period[0], period[1], platform_id, now, now]
+    if connection.vendor == "postgresql":
+        _execute(
+            cursor,
+            f"""
+            WITH ins AS (
+                INSERT INTO {ENROLLMENT} ({columns})
+                SELECT {select} FROM {STAGE} s
+                 WHERE {_RANGE} AND s.outcome IS NULL
+                 ORDER BY s.member_id
+                ON CONFLICT DO NOTHING
+                RETURNING member_id)
+            UPDATE {STAGE} AS s SET outcome = 'created'
+              FROM ins
+             WHERE {_RANGE} AND s.outcome IS NULL AND s.member_id = ins.member_id
+            """,
+            [*values, *rng, *rng],
+        )
+    else:
+        _execute(
+            cursor,
+            f"""
+            UPDATE {STAGE} AS s SET outcome = 'created'
+             WHERE {_RANGE} AND s.outcome IS NULL
+               AND NOT EXISTS (SELECT 1 FROM {ENROLLMENT} e
+                                WHERE e.member_id = s.member_id
+                                  AND e.program_id = %s AND e.period_start = %s)
+            """,
+            [*rng, program.pk, period[0]],
+        )
+        _execute(
+            cursor,
+            f"""
+            INSERT INTO {ENROLLMENT} ({columns})
+            SELECT {select} FROM {STAGE} s
+             WHERE {_RANGE} AND s.outcome = 'created'
+            ON CONFLICT DO NOTHING
+            """,
+            [*values, *rng],
+        )
+    _execute(
+        cursor,
+        f"UPDATE {STAGE} AS s SET outcome = 'already_enrolled' "
+        f"WHERE {_RANGE} AND s.outcome IS NULL",
+        rng,
+    )
+
+
+def _enqueue_notices(
+    cursor, *, rng: list, platform: Platform, program: Program, now: datetime
+) -> None:
+    """The union's own notice (PIPL art. 23) to each person this batch added,
+    once per member and platform (dedupe key), through the outbox."""
+    params = json.dumps(
+        {"platform": platform.name, "program": program.name}, ensure_ascii=False
+    )
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    _execute(
+        cursor,
+        f"""
+        INSERT INTO {NOTIFICATION} (user_id, member_id, channel, category,
+                                    template_code, params, dedupe_key, due_at,
+                                    status, attempts, claimed_at, sent_at,
+                                    last_error, read_at, created_at)
+        SELECT NULL, s.member_id, 'sms', 'legal', %s, %s{cast},
+               %s || s.member_id || ':' || %s, %s, 'pending', 0, NULL, NULL, '',
+               NULL, %s
+          FROM {STAGE} s
+         WHERE {_RANGE} AND s.member_new
+        ON CONFLICT (dedupe_key) DO NOTHING
+        """,
+        [
+            NOTICE_TEMPLATE,
+            params,
+            f"{NOTICE_TEMPLATE}:",
+            str(platform.pk),
+            now,
+            now,
+            *rng,
+        ],
+    )
+
+
+def _record_errors(cursor, *, rng: list) -> None:
+    _execute(
+        cursor,
+        f"""
+        INSERT INTO {ROW_ERROR} (batch_id, "row", field, code, message)
+        SELECT s.batch_id, s.row_no, COALESCE(s.err_field, ''), s.err_code,
+               s.err_message
+          FROM {STAGE} s
+         WHERE {_RANGE} AND s.outcome = 'rejected'
+        ON CONFLICT DO NOTHING
+        """,
+        rng,
+    )
+
+
+def apply_rows(
+    *, batch: EnrollmentBatch, rows, lo: int, hi: int, now: datetime
+) -> Counts:
+    """Stage `rows` (tuples from stage_rows, row numbers lo..hi) and apply them.
+    Runs inside the caller's transaction."""
+    program = batch.program
+    platform = batch.platform
+    rng = [batch.pk, lo, hi]
+    on = timezone.localdate(now)
+    timer = _StepTimer()
+    with connection.cursor() as cursor:
+        _copy_rows(cursor, rows)
+        timer.lap("parse+copy")
+        _ensure_staging_statistics(cursor)
+        timer.lap("analyze")
+        _mark_duplicates(cursor, rng=rng)
+        timer.lap("duplicates")
+        _mark_conflicts(cursor, rng=rng, platform_id=platform.pk)
+        timer.lap("conflicts")
+        _upsert_members(cursor, rng=rng, now=now)
+        timer.lap("members")
+        _upsert_riders(cursor, rng=rng, platform_id=platform.pk, now=now)
+        timer.lap("riders")
+        _reject_ineligible(
+            cursor,
+            rng=rng,
+            failures=_batch_rule_failures_sql(
+                rng=rng, platform=platform, program=program, on=on
+            ),
+        )
+        timer.lap("eligibility")
+        _insert_enrollments(
+            cursor,
+            rng=rng,
+            program=program,
+            platform_id=platform.pk,
+            period=coverage_period(program=program, on=on),
+            now=now,
+        )
+        timer.lap("enrollments")
+        _enqueue_notices(cursor, rng=rng, platform=platform, program=program, now=now)
+        timer.lap("notices")
+        _record_errors(cursor, rng=rng)
+        timer.lap("errors")
+        logger.info("batch %s rows %s-%s: %s", batch.pk, lo, hi, timer)
+        _execute(
+            cursor,
+            f"SELECT s.outcome, COUNT(*) FROM {STAGE} s WHERE {_RANGE} "
+            "GROUP BY s.outcome",
+            rng,
+        )
+        by_outcome = dict(cursor.fetchall())
+    return Counts(
+        created=by_outcome.get("created", 0),
+        already_enrolled=by_outcome.get("already_enrolled", 0),
+        rejected=by_outcome.get("rejected", 0),
+    )
+
+
+# --- the synchronous JSON path ---
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    row: int
+    platform_rider_id: str
+    outcome: str
+    code: str
+    field: str
+    message: str
+
+
+@transaction.atomic
+def enrollments_submit(
+    *,
+    platform: Platform,
+    program: Program,
+    riders: list[dict],
+    idempotency_key: str,
+    request_hash: str,
+) -> tuple[EnrollmentBatch, list[RowOutcome]]:
+    """Up to 1,000 riders, answered synchronously: the same pipeline as a file,
+    run as one chunk inside this transaction."""
+    now = timezone.now()
+    batch = EnrollmentBatch.objects.create(
+        platform=platform,
+        program=program,
+        source=BatchSource.JSON,
+        status=BatchStatus.PROCESSING,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        total_rows=len(riders),
+        started_at=now,
+    )
+    ctx = RowContext(today=timezone.localdate(now), now=now)
+    values = [[str(r.get(c) or "") for c in CSV_COLUMNS] for r in riders]
+    rows = stage_rows(batch_id=batch.pk, first_row=1, rows=values, ctx=ctx)
+    counts = apply_rows(batch=batch, rows=rows, lo=1, hi=len(riders), now=now)
+    staged = (
+        BatchStagingRow.objects.filter(batch_id=batch.pk)
+        .order_by("row_no")
+        .values_list("row_no", "outcome", "err_code", "err_field", "err_message")
+    )
+    outcomes = [
+        RowOutcome(
+            row=row_no,
+            platform_rider_id=str(riders[row_no - 1].get("platform_rider_id") or ""),
+            outcome=outcome,
+            code=code or "",
+            field=field_name or "",
+            message=message or "",
+        )
+        for row_no, outcome, code, field_name, message in staged
+    ]
+    EnrollmentBatch.objects.filter(pk=batch.pk).update(
+        status=BatchStatus.DONE,
+        processed_rows=counts.total,
+        created=counts.created,
+        already_enrolled=counts.already_enrolled,
+        rejected=counts.rejected,
+        finished_at=timezone.now(),
+    )
+    BatchStagingRow.objects.filter(batch_id=batch.pk).delete()
+    audit_record(
+        action="platform_enrollments_submit",
+        object_type="enrollment_batch",
+        object_id=batch.pk,
+        detail={
+            "platform": platform.code,
+            "program": program.code,
+            "rows": counts.total,
+            "created": counts.created,
+            "rejected": counts.rejected,
+        },
+    )
+    batch.refresh_from_db()
+    return batch, outcomes
+
+
+def program_for_platform(*, code: str, on: date) -> Program:
+    program = Program.objects.filter(code=code).first()
+    if program is None:
+        raise ApplicationError("保障计划不存在。", code="unknown_program")
+    if not program_open_for_enrollment(program=program, on=on):
+        raise ApplicationError("该保障计划当前不接受报名。", code="program_closed")
+    return program

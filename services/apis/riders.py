@@ -1,0 +1,309 @@
+"""Synchronous platform endpoints: enroll up to 1,000 riders, offboard riders,
+look one rider up (masked)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+from members.models import MemberStatus
+from portal.masking import mask_id_number, mask_name, mask_phone
+from services.actions.batch_rows import CSV_COLUMNS
+from services.actions.batches import enrollments_submit, program_for_platform
+from services.actions.idempotency import (
+    idempotency_complete,
+    idempotency_release,
+)
+from services.actions.riders import riders_offboard
+from services.apis.common import (
+    BULK_ERRORS,
+    COMMON_ERRORS,
+    IDEMPOTENCY_PARAMETER,
+    PlatformApi,
+    canonical_json,
+    claim_idempotency_key,
+    idempotency_key_from,
+    json_response,
+    render_json,
+    replay_response,
+    request_hash,
+)
+from services.selectors.batches import enrollments_of_member, rider_get_for_platform
+
+MAX_ROWS = 1000
+
+
+class StrictCharField(serializers.CharField):
+    """Only JSON strings: a number or a list where text belongs is a 400."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class NoUnknownFieldsSerializer(serializers.Serializer):
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise ValidationError({"non_field_errors": ["应为JSON对象。"]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise ValidationError({name: ["不支持的字段。"] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class RiderInputSerializer(NoUnknownFieldsSerializer):
+    name = StrictCharField(max_length=200, allow_blank=True)
+    id_number = StrictCharField(max_length=64, allow_blank=True)
+    phone = StrictCharField(max_length=64, allow_blank=True)
+    occupation = StrictCharField(max_length=64, allow_blank=True)
+    city_code = StrictCharField(max_length=16, allow_blank=True)
+    platform_rider_id = StrictCharField(max_length=200, allow_blank=True)
+    joined_platform_on = StrictCharField(
+        max_length=32, allow_blank=True, required=False, allow_null=True
+    )
+    consent_ref = StrictCharField(
+        max_length=200, allow_blank=True, required=False, allow_null=True
+    )
+    consented_at = StrictCharField(
+        max_length=64, allow_blank=True, required=False, allow_null=True
+    )
+
+
+class EnrollmentsInputSerializer(NoUnknownFieldsSerializer):
+    program = StrictCharField(max_length=40)
+    riders = serializers.ListField(
+        child=RiderInputSerializer(), min_length=1, max_length=MAX_ROWS
+    )
+
+
+class RowResultSerializer(serializers.Serializer):
+    row = serializers.IntegerField()
+    platform_rider_id = serializers.CharField()
+    outcome = serializers.ChoiceField(["created", "already_enrolled", "rejected"])
+    code = serializers.CharField(allow_blank=True)
+    field = serializers.CharField(allow_blank=True)
+    message = serializers.CharField(allow_blank=True)
+
+
+class EnrollmentsResultSerializer(serializers.Serializer):
+    batch_id = serializers.IntegerField()
+    total_rows = serializers.IntegerField()
+    created = serializers.IntegerField()
+    already_enrolled = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = RowResultSerializer(many=True)
+
+
+def _guard_list(data, field_name: str) -> None:
+    """Refuse an oversized list before validating its elements one by one."""
+    if not isinstance(data, dict):
+        raise ValidationError({"non_field_errors": ["应为JSON对象。"]})
+    items = data.get(field_name)
+    if isinstance(items, list) and len(items) > MAX_ROWS:
+        raise ValidationError(
+            {field_name: [f"每次最多{MAX_ROWS}条,大批量请上传CSV文件。"]}
+        )
+
+
+class EnrollmentsSubmitApi(PlatformApi):
+    throttle_scope = "platform_bulk"
+
+    @extend_schema(
+        operation_id="enrollments_create",
+        summary="同步报名(最多1000人)",
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=EnrollmentsInputSerializer,
+        responses={200: EnrollmentsResultSerializer, **BULK_ERRORS},
+    )
+    def post(self, request):
+        key = idempotency_key_from(request)
+        _guard_list(request.data, "riders")
+        serializer = EnrollmentsInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        claim = claim_idempotency_key(
+            platform=self.platform,
+            key=key,
+            request_hash=request_hash("enrollments", canonical_json(request.data)),
+        )
+        if claim.replay is not None:
+            return replay_response(claim.replay)
+        record = claim.record
+        try:
+            program = program_for_platform(
+                code=data["program"], on=timezone.localdate()
+            )
+            riders = [{c: r.get(c) for c in CSV_COLUMNS} for r in data["riders"]]
+            with transaction.atomic(durable=True):
+                batch, outcomes = enrollments_submit(
+                    platform=self.platform,
+                    program=program,
+                    riders=riders,
+                    idempotency_key=key,
+                    request_hash=record.request_hash,
+                )
+                body = render_json(
+                    EnrollmentsResultSerializer(
+                        {
+                            "batch_id": batch.pk,
+                            "total_rows": batch.total_rows,
+                            "created": batch.created,
+                            "already_enrolled": batch.already_enrolled,
+                            "rejected": batch.rejected,
+                            "results": [o.__dict__ for o in outcomes],
+                        }
+                    ).data
+                )
+                idempotency_complete(record=record, status=200, body=body, headers={})
+        except Exception:
+            idempotency_release(record=record)
+            raise
+        return json_response(body, status_code=200)
+
+
+class OffboardingsInputSerializer(NoUnknownFieldsSerializer):
+    offboarded_on = serializers.DateField(input_formats=["%Y-%m-%d"])
+    platform_rider_ids = serializers.ListField(
+        child=StrictCharField(max_length=64), min_length=1, max_length=MAX_ROWS
+    )
+
+    def validate_offboarded_on(self, value):
+        if value > timezone.localdate():
+            raise ValidationError("离开日期不能晚于今天。")
+        return value
+
+    def validate_platform_rider_ids(self, value):
+        if len(set(value)) != len(value):
+            raise ValidationError("骑手编号有重复。")
+        return value
+
+
+class OffboardResultSerializer(serializers.Serializer):
+    platform_rider_id = serializers.CharField()
+    outcome = serializers.ChoiceField(
+        ["offboarded", "already_offboarded", "not_found", "rejected"]
+    )
+    code = serializers.CharField(allow_blank=True)
+    message = serializers.CharField(allow_blank=True)
+
+
+class OffboardingsResultSerializer(serializers.Serializer):
+    offboarded = serializers.IntegerField()
+    results = OffboardResultSerializer(many=True)
+
+
+class OffboardingsApi(PlatformApi):
+    throttle_scope = "platform_bulk"
+
+    @extend_schema(
+        operation_id="offboardings_create",
+        summary="登记骑手离开平台",
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=OffboardingsInputSerializer,
+        responses={200: OffboardingsResultSerializer, **BULK_ERRORS},
+    )
+    def post(self, request):
+        key = idempotency_key_from(request)
+        _guard_list(request.data, "platform_rider_ids")
+        serializer = OffboardingsInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        claim = claim_idempotency_key(
+            platform=self.platform,
+            key=key,
+            request_hash=request_hash("offboardings", canonical_json(request.data)),
+        )
+        if claim.replay is not None:
+            return replay_response(claim.replay)
+        record = claim.record
+        try:
+            with transaction.atomic(durable=True):
+                outcomes = riders_offboard(
+                    platform=self.platform,
+                    platform_rider_ids=data["platform_rider_ids"],
+                    offboarded_on=data["offboarded_on"],
+                )
+                body = render_json(
+                    OffboardingsResultSerializer(
+                        {
+                            "offboarded": sum(
+                                o.outcome == "offboarded" for o in outcomes
+                            ),
+                            "results": [o.__dict__ for o in outcomes],
+                        }
+                    ).data
+                )
+                idempotency_complete(record=record, status=200, body=body, headers={})
+        except Exception:
+            idempotency_release(record=record)
+            raise
+        return json_response(body, status_code=200)
+
+
+class RiderEnrollmentSerializer(serializers.Serializer):
+    program = serializers.CharField()
+    program_name = serializers.CharField()
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    status = serializers.CharField()
+
+
+class RiderDetailSerializer(serializers.Serializer):
+    platform_rider_id = serializers.CharField()
+    name = serializers.CharField(help_text="脱敏姓名")
+    id_number = serializers.CharField(help_text="脱敏身份证号")
+    phone = serializers.CharField(help_text="脱敏手机号")
+    membership = serializers.ChoiceField(
+        ["member", "not_member"],
+        help_text="是否为工会会员;入会申请的审核情况不向平台提供。",
+    )
+    joined_platform_on = serializers.DateField(allow_null=True)
+    offboarded_on = serializers.DateField(allow_null=True)
+    enrollments = RiderEnrollmentSerializer(many=True)
+
+
+MEMBER_STATUSES = (MemberStatus.ACTIVE, MemberStatus.RETAINED)
+
+
+class RiderDetailApi(PlatformApi):
+    @extend_schema(
+        operation_id="riders_retrieve",
+        summary="查询本平台一名骑手的会籍与参保状态(脱敏)",
+        responses={200: RiderDetailSerializer, **COMMON_ERRORS},
+    )
+    def get(self, request, platform_rider_id: str):
+        rider = rider_get_for_platform(
+            platform=self.platform, platform_rider_id=platform_rider_id
+        )
+        if rider is None:
+            raise Http404
+        member = rider.member
+        data = RiderDetailSerializer(
+            {
+                "platform_rider_id": rider.platform_rider_id,
+                "name": mask_name(member.name),
+                "id_number": mask_id_number(member.id_number),
+                "phone": mask_phone(member.phone),
+                "membership": "member"
+                if member.status in MEMBER_STATUSES
+                else "not_member",
+                "joined_platform_on": rider.joined_platform_on,
+                "offboarded_on": rider.offboarded_on,
+                "enrollments": [
+                    {
+                        "program": e.program.code,
+                        "program_name": e.program.name,
+                        "period_start": e.period_start,
+                        "period_end": e.period_end,
+                        "status": e.status,
+                    }
+                    for e in enrollments_of_member(member=member)
+                ],
+            }
+        ).data
+        return json_response(render_json(data), status_code=200)

@@ -1,0 +1,105 @@
+"""Chunk processing is exactly-once: re-delivery, a crash mid-chunk, the sweeper."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from members.models import Member
+from services.actions import batches as batch_actions
+from services.models import BatchStatus, EnrollmentBatch, EnrollmentBatchChunk
+from tests.services.platform.builders import csv_bytes, rider_row
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued_batch(alpha, program):
+    """An accepted batch whose tasks have not run (on_commit not executed)."""
+    rows = [rider_row(phone=f"1360000{i:04d}", rider_id=f"Q{i}") for i in range(25)]
+    response = alpha.post(
+        "/api/v1/enrollment-batches/",
+        {"file": io.BytesIO(csv_bytes(rows)), "program": "e-road"},
+        format="multipart",
+        HTTP_IDEMPOTENCY_KEY="q1",
+    )
+    assert response.status_code == 202
+    return EnrollmentBatch.objects.get(pk=response.json()["id"])
+
+
+def test_split_is_idempotent_and_chunks_run_in_order(queued_batch):
+    first = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=10)
+    again = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=10)
+    chunks = list(EnrollmentBatchChunk.objects.filter(batch=queued_batch))
+    assert [(c.first_row, c.row_count) for c in chunks] == [(1, 10), (11, 10), (21, 5)]
+    assert first == again == chunks[0].pk
+    # asking for a later chunk first hands back the earliest open one
+    assert batch_actions.batch_chunk_process(chunk_id=chunks[1].pk) == chunks[0].pk
+    assert EnrollmentBatch.objects.get(pk=queued_batch.pk).processed_rows == 0
+
+
+def test_a_redelivered_chunk_is_not_counted_twice(queued_batch):
+    chunk_id = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=10)
+    next_id = batch_actions.batch_chunk_process(chunk_id=chunk_id)
+    assert batch_actions.batch_chunk_process(chunk_id=chunk_id) == next_id
+    batch = EnrollmentBatch.objects.get(pk=queued_batch.pk)
+    assert (batch.processed_rows, batch.created) == (10, 10)
+    assert Member.objects.count() == 10
+
+
+def test_a_chunk_that_crashes_rolls_back_and_reruns_cleanly(queued_batch, monkeypatch):
+    chunk_id = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=10)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(batch_actions, "_enqueue_notices", crash)
+    with pytest.raises(RuntimeError):
+        batch_actions.batch_chunk_process(chunk_id=chunk_id)
+    # then: nothing of the chunk survived
+    assert Member.objects.count() == 0
+    chunk = EnrollmentBatchChunk.objects.get(pk=chunk_id)
+    assert chunk.status == "pending"
+    monkeypatch.undo()
+    while chunk_id is not None:
+        chunk_id = batch_actions.batch_chunk_process(chunk_id=chunk_id)
+    batch = EnrollmentBatch.objects.get(pk=queued_batch.pk)
+    assert batch.status == BatchStatus.DONE
+    assert (batch.total_rows, batch.created, batch.rejected) == (25, 25, 0)
+    assert Member.objects.count() == 25
+
+
+def test_sweeper_requeues_stalled_work_only(queued_batch):
+    # a fresh queued batch is not stalled yet
+    assert batch_actions.batch_sweep() == []
+    EnrollmentBatch.objects.filter(pk=queued_batch.pk).update(
+        created_at=timezone.now() - timedelta(minutes=11)
+    )
+    assert batch_actions.batch_sweep() == [("split", queued_batch.pk)]
+    first = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=10)
+    EnrollmentBatch.objects.filter(pk=queued_batch.pk).update(
+        started_at=timezone.now() - timedelta(minutes=11)
+    )
+    assert batch_actions.batch_sweep() == [("chunk", first)]
+
+
+def test_sweeper_cleans_up_after_a_lost_cleanup_message(queued_batch):
+    chunk_id = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=100)
+    assert batch_actions.batch_chunk_process(chunk_id=chunk_id) is None
+    batch = EnrollmentBatch.objects.get(pk=queued_batch.pk)
+    assert batch.status == BatchStatus.DONE
+    path = batch_actions.batch_file_abspath(batch)
+    assert path.exists()  # the cleanup message (on_commit) never ran here
+    EnrollmentBatch.objects.filter(pk=batch.pk).update(
+        finished_at=timezone.now() - timedelta(minutes=11)
+    )
+    assert batch_actions.batch_sweep() == [("cleanup", batch.pk)]
+    batch_actions.batch_cleanup(batch_id=batch.pk)
+    assert not path.exists()
+    from services.models import BatchStagingRow
+
+    assert not BatchStagingRow.objects.filter(batch_id=batch.pk).exists()
+    assert batch_actions.batch_sweep() == []

@@ -67,10 +67,10 @@ def register(request: HttpRequest) -> HttpResponse:
                     messages.success(request, _("注册成功。"))
                     return redirect("members:join")
             except OtpRateLimited as exc:
-                form.add_error(None, exc.message)
+                form.add_error(None, _(exc.message))
                 status = 429
             except ApplicationError as exc:
-                form.add_error("code" if "otp" in exc.code else None, exc.message)
+                form.add_error("code" if "otp" in exc.code else None, _(exc.message))
             except ValidationError as exc:
                 form.add_error("password1", exc)
         code_sent = code_sent or bool(request.POST.get("code_sent"))
@@ -117,7 +117,7 @@ def join(request: HttpRequest) -> HttpResponse:
                     consent_notice_version=SENSITIVE_PI_JOIN_NOTICE_VERSION,
                 )
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
+                form.add_error(None, _(exc.message))
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
@@ -217,7 +217,7 @@ def data_request(request: HttpRequest) -> HttpResponse:
                 note=form.cleaned_data["note"],
             )
         except ApplicationError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, _(exc.message))
         else:
             messages.success(request, _("申请已提交,工作人员会在15个工作日内处理。"))
     else:

@@ -8,19 +8,24 @@ import gettext
 import re
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 from django.urls import resolve, reverse
 from django.utils import translation
 
+from members.actions import accounts
 from members.forms import JoinForm, LoginForm
-from members.models import ApplicationStatus, MemberStatus, Occupation
+from members.models import ApplicationStatus, MemberStatus, Occupation, User
+from members.validators import MSG_ID_FORMAT, parse_id_number
 from services.models import Amenity
+from services.opening_hours import SHANGHAI, OpenStatus, status_label
 from tests.members.factories import make_verified_user
 
 LOCALE_DIR = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES"
@@ -334,3 +339,79 @@ def test_language_switch_ignores_unknown_language_and_foreign_next(client):
     assert settings.LANGUAGE_COOKIE_NAME not in client.cookies
     body = client.get(reverse("home")).content.decode()
     assert "<h1>工会会员服务门户</h1>" in body
+
+
+def _at(day: int, hour: int) -> datetime:
+    return datetime(2026, 11, day, hour, 0, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("status", "english", "chinese"),
+    [
+        (
+            OpenStatus(True, False, _at(23, 22), None),
+            "Open · until 22:00",
+            "营业中 · 至 22:00",
+        ),
+        (
+            OpenStatus(False, False, None, _at(24, 8)),
+            "Closed · opens tomorrow 08:00",
+            "已休息 · 明天 08:00 开门",
+        ),
+        (
+            OpenStatus(False, False, None, _at(26, 8)),
+            "Closed · opens Thu 08:00",
+            "已休息 · 周四 08:00 开门",
+        ),
+    ],
+)
+def test_station_open_status_text_follows_the_language(status, english, chinese):
+    # given Monday 2026-11-23 12:00 in Shenzhen
+    now = _at(23, 12)
+    with translation.override("en"):
+        assert status_label(status, now) == english
+    with translation.override("zh-hans"):
+        assert status_label(status, now) == chinese
+
+
+def test_id_number_errors_follow_the_language():
+    # the message is lazy: it reads in the language active where it is shown
+    messages = {}
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            with pytest.raises(ValidationError) as exc:
+                parse_id_number("123")
+            messages[language] = exc.value.messages
+    assert messages == {
+        "en": [
+            "An ID card number has 18 characters; the last one can be a digit or X."
+        ],
+        "zh-hans": ["身份证号应为18位,最后一位可以是数字或X。"],
+    }
+    assert messages["zh-hans"] == [str(MSG_ID_FORMAT)]
+
+
+@pytest.mark.django_db
+def test_register_errors_from_actions_are_shown_in_english(client, sms_outbox):
+    # given an English visitor who asked for a code, then typed a wrong one
+    url = reverse("members:register")
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    client.post(url, {"phone": "13612345678", "action": "send_code"}, **english)
+    sent = re.search(r"\d{6}", sms_outbox[-1][1]).group(0)
+    data = {
+        "phone": "13612345678",
+        "code": "000000" if sent != "000000" else "111111",
+        "password1": "after the last delivery I go home 2026",
+        "password2": "after the last delivery I go home 2026",
+        "action": "register",
+    }
+
+    # when the form is posted
+    response = client.post(url, data, **english)
+
+    # then the action's refusal reads in English, and no account was made
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "The code is wrong or has expired. Please get a new one." in body
+    assert accounts.MSG_OTP_INVALID not in body
+    assert not User.objects.exists()

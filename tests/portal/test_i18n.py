@@ -23,6 +23,7 @@ from django.utils import translation
 from members.actions import accounts
 from members.forms import JoinForm, LoginForm
 from members.models import ApplicationStatus, MemberStatus, Occupation, User
+from members.selectors.joining import region_code_warnings
 from members.validators import MSG_ID_FORMAT, parse_id_number
 from services.models import Amenity
 from services.opening_hours import SHANGHAI, OpenStatus, status_label
@@ -415,3 +416,15 @@ def test_register_errors_from_actions_are_shown_in_english(client, sms_outbox):
     assert "The code is wrong or has expired. Please get a new one." in body
     assert accounts.MSG_OTP_INVALID not in body
     assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_region_code_warning_follows_the_language():
+    # given a code that is not in the (empty) code table
+    today = datetime(2026, 11, 23).date()
+    with translation.override("en"):
+        english = region_code_warnings(code="999999", today=today)
+    with translation.override("zh-hans"):
+        chinese = region_code_warnings(code="999999", today=today)
+    assert english == ["Area code 999999 is not in the official list. Please check it."]
+    assert chinese == ["行政区划代码 999999 不在代码表中,请核对。"]

@@ -77,9 +77,18 @@ worker: install
 beat: install
 	$(BIN)/celery -A portal beat -l INFO
 
+# Extract UI strings into locale/en/LC_MESSAGES/django.po and compile the .mo.
+# After running: translate new/changed entries (no empty or fuzzy ones), then commit
+# both the .po and the .mo. Source language is zh-hans, so only `en` has a catalog.
+# No JavaScript uses gettext (the few JS strings come from data-* attributes set in
+# templates), so there is no djangojs domain.
+# Runs under tests.settings (fixed dummy keys) so it needs no .env and no database.
 messages: install-dev
-	$(BIN)/python manage.py makemessages -l en --ignore '.venv/*' --ignore 'static/vendor/*'
-	$(BIN)/python manage.py compilemessages -l en
+	mkdir -p locale
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemessages -l en --no-obsolete --add-location file \
+		--ignore '.venv/*' --ignore 'static/vendor/*' --ignore 'tests/*' --ignore 'bench/*' \
+		--ignore 'node_modules/*' --ignore 'var/*' --ignore 'staticfiles/*'
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py compilemessages -l en
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var staticfiles

@@ -2,30 +2,31 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 
 class LoginForm(AuthenticationForm):
     """Workers type their mobile number; staff their username."""
 
     username = forms.CharField(
-        label="手机号或用户名",
+        label=_("手机号或用户名"),
         max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     password = forms.CharField(
-        label="密码",
+        label=_("密码"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     error_messages = {
-        "invalid_login": "手机号(用户名)或密码不正确。",
-        "inactive": "该账号已停用。",
+        "invalid_login": _("手机号(用户名)或密码不正确。"),
+        "inactive": _("该账号已停用。"),
     }
 
 
 class PhoneField(forms.CharField):
     def __init__(self, **kwargs):
-        kwargs.setdefault("label", "手机号")
+        kwargs.setdefault("label", _("手机号"))
         kwargs.setdefault("max_length", 20)
         kwargs.setdefault(
             "widget",
@@ -46,7 +47,7 @@ class RegisterForm(forms.Form):
 
     phone = PhoneField()
     code = forms.CharField(
-        label="短信验证码",
+        label=_("短信验证码"),
         required=False,
         max_length=6,
         widget=forms.TextInput(
@@ -54,15 +55,15 @@ class RegisterForm(forms.Form):
         ),
     )
     password1 = forms.CharField(
-        label="设置密码",
+        label=_("设置密码"),
         required=False,
         strip=False,
         max_length=128,
-        help_text="至少12个字符,可以是一句好记的话。",
+        help_text=_("至少12个字符,可以是一句好记的话。"),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password2 = forms.CharField(
-        label="再次输入密码",
+        label=_("再次输入密码"),
         required=False,
         strip=False,
         max_length=128,
@@ -81,12 +82,12 @@ class RegisterForm(forms.Form):
             return data
         code = (data.get("code") or "").strip()
         if not (len(code) == 6 and code.isdigit()):
-            self.add_error("code", "请输入6位数字验证码。")
+            self.add_error("code", _("请输入6位数字验证码。"))
         password = data.get("password1") or ""
         if not password:
-            self.add_error("password1", "请设置密码。")
+            self.add_error("password1", _("请设置密码。"))
         elif password != data.get("password2"):
-            self.add_error("password2", "两次输入的密码不一致。")
+            self.add_error("password2", _("两次输入的密码不一致。"))
         else:
             try:
                 validate_password(password)
@@ -98,39 +99,39 @@ class RegisterForm(forms.Form):
 class JoinForm(forms.Form):
     """The 入会 form (BR-M1). The phone is the account's verified number."""
 
-    name = forms.CharField(label="姓名", max_length=50)
+    name = forms.CharField(label=_("姓名"), max_length=50)
     id_number = forms.CharField(
-        label="身份证号",
+        label=_("身份证号"),
         max_length=40,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
-        help_text="18位;15位旧号码会自动升级。",
+        help_text=_("18位;15位旧号码会自动升级。"),
     )
-    occupation = forms.ChoiceField(label="职业")
+    occupation = forms.ChoiceField(label=_("职业"))
     platforms = forms.ModelMultipleChoiceField(
-        label="服务平台(可多选)",
+        label=_("服务平台(可多选)"),
         queryset=None,
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    employment_category = forms.ChoiceField(label="与平台的用工关系")
+    employment_category = forms.ChoiceField(label=_("与平台的用工关系"))
     hukou_county = forms.CharField(
-        label="户籍地行政区划代码",
+        label=_("户籍地行政区划代码"),
         min_length=6,
         max_length=6,
-        help_text="身份证号前6位通常就是户籍地代码。",
+        help_text=_("身份证号前6位通常就是户籍地代码。"),
         widget=forms.TextInput(attrs={"inputmode": "numeric"}),
     )
-    residence_county = forms.ChoiceField(label="常住地(区)")
+    residence_county = forms.ChoiceField(label=_("常住地(区)"))
     org = forms.ModelChoiceField(
-        label="加入的工会",
+        label=_("加入的工会"),
         queryset=None,
         required=False,
-        empty_label="按常住地自动选择(所在区新业态联合工会)",
+        empty_label=_("按常住地自动选择(所在区新业态联合工会)"),
     )
     consent_sensitive = forms.BooleanField(
-        label="我已阅读上述告知,单独同意工会处理我的身份证号码等敏感个人信息",
+        label=_("我已阅读上述告知,单独同意工会处理我的身份证号码等敏感个人信息"),
         required=True,
-        error_messages={"required": "不同意处理敏感个人信息将无法在线入会。"},
+        error_messages={"required": _("不同意处理敏感个人信息将无法在线入会。")},
     )
 
     def __init__(self, *args, **kwargs):
@@ -148,7 +149,7 @@ class JoinForm(forms.Form):
             .order_by("code")
         )
         self.fields["residence_county"].choices = [
-            (r.code, f"深圳市{r.name}") for r in districts
+            (r.code, _("深圳市%(district)s") % {"district": r.name}) for r in districts
         ]
 
     def clean_id_number(self):
@@ -170,14 +171,14 @@ class JoinForm(forms.Form):
     def clean_hukou_county(self):
         value = self.cleaned_data["hukou_county"].strip()
         if not value.isdigit():
-            raise forms.ValidationError("行政区划代码应为6位数字。")
+            raise forms.ValidationError(_("行政区划代码应为6位数字。"))
         return value
 
 
 class DataRequestForm(forms.Form):
-    kind = forms.ChoiceField(label="申请事项")
+    kind = forms.ChoiceField(label=_("申请事项"))
     note = forms.CharField(
-        label="说明(选填)",
+        label=_("说明(选填)"),
         required=False,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -197,12 +198,12 @@ class ReasonForm(forms.Form):
     """Admin actions that need a reason (reject, refuse, reveal)."""
 
     reason = forms.CharField(
-        label="原因", max_length=200, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("原因"), max_length=200, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
 class RevealForm(forms.Form):
     field = forms.ChoiceField(
-        label="字段", choices=[("id_number", "身份证号"), ("phone", "手机号")]
+        label=_("字段"), choices=[("id_number", _("身份证号")), ("phone", _("手机号"))]
     )
-    reason = forms.CharField(label="查看事由", min_length=2, max_length=200)
+    reason = forms.CharField(label=_("查看事由"), min_length=2, max_length=200)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
@@ -28,15 +29,15 @@ USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 USCC_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 
-MSG_ID_FORMAT = "身份证号应为18位,最后一位可以是数字或X。"
-MSG_ID_CHECKSUM = "身份证号校验位不正确,请核对后重新输入。"
-MSG_ID_BIRTH_DATE = "身份证号中的出生日期无效。"
-MSG_ID_REGION = "身份证号的地区代码无效。"
-MSG_AGE_RANGE = "入会年龄须在{low}至{high}周岁之间。"
-MSG_PHONE = "请输入11位中国大陆手机号。"
-MSG_NAME = "请输入1至50个字的真实姓名。"
-MSG_USCC_FORMAT = "统一社会信用代码应为18位数字或大写字母(不含I、O、S、V、Z)。"
-MSG_USCC_CHECKSUM = "统一社会信用代码校验位不正确。"
+MSG_ID_FORMAT = _("身份证号应为18位,最后一位可以是数字或X。")
+MSG_ID_CHECKSUM = _("身份证号校验位不正确,请核对后重新输入。")
+MSG_ID_BIRTH_DATE = _("身份证号中的出生日期无效。")
+MSG_ID_REGION = _("身份证号的地区代码无效。")
+MSG_AGE_RANGE = _("入会年龄须在{low}至{high}周岁之间。")
+MSG_PHONE = _("请输入11位中国大陆手机号。")
+MSG_NAME = _("请输入1至50个字的真实姓名。")
+MSG_USCC_FORMAT = _("统一社会信用代码应为18位数字或大写字母(不含I、O、S、V、Z)。")
+MSG_USCC_CHECKSUM = _("统一社会信用代码校验位不正确。")
 
 _SPACES = re.compile(r"[\s\-\u3000]+")
 _DISALLOWED_NAME_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from members.actions.accounts import OtpRateLimited, otp_send, worker_register
@@ -55,7 +56,7 @@ def register(request: HttpRequest) -> HttpResponse:
                 if sending:
                     otp_send(phone=phone, purpose=OtpPurpose.REGISTER)
                     code_sent = True
-                    messages.info(request, "验证码已发送,5分钟内有效。")
+                    messages.info(request, _("验证码已发送,5分钟内有效。"))
                 else:
                     user = worker_register(
                         phone=phone,
@@ -63,13 +64,13 @@ def register(request: HttpRequest) -> HttpResponse:
                         password=form.cleaned_data["password1"],
                     )
                     login(request, user, backend="members.auth.PhoneBackend")
-                    messages.success(request, "注册成功。")
+                    messages.success(request, _("注册成功。"))
                     return redirect("members:join")
             except OtpRateLimited as exc:
-                form.add_error(None, exc.message)
+                form.add_error(None, _(exc.message))
                 status = 429
             except ApplicationError as exc:
-                form.add_error("code" if "otp" in exc.code else None, exc.message)
+                form.add_error("code" if "otp" in exc.code else None, _(exc.message))
             except ValidationError as exc:
                 form.add_error("password1", exc)
         code_sent = code_sent or bool(request.POST.get("code_sent"))
@@ -93,7 +94,7 @@ def join(request: HttpRequest) -> HttpResponse:
     _worker_only(request)
     application = application_get_for_user(user=request.user)
     if application is not None and application.status == ApplicationStatus.APPROVED:
-        messages.info(request, "你已入会。")
+        messages.info(request, _("你已入会。"))
         return redirect("members:me")
     member = member_get_for_user(user=request.user)
     if member is not None and member.status == MemberStatus.ACTIVE:
@@ -116,7 +117,7 @@ def join(request: HttpRequest) -> HttpResponse:
                     consent_notice_version=SENSITIVE_PI_JOIN_NOTICE_VERSION,
                 )
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
+                form.add_error(None, _(exc.message))
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
@@ -125,7 +126,7 @@ def join(request: HttpRequest) -> HttpResponse:
                     code=data["hukou_county"], today=today
                 ):
                     messages.warning(request, warning)
-                messages.success(request, "入会申请已提交,请等待工会审核。")
+                messages.success(request, _("入会申请已提交,请等待工会审核。"))
                 return redirect("members:me")
     else:
         initial = {}
@@ -216,11 +217,11 @@ def data_request(request: HttpRequest) -> HttpResponse:
                 note=form.cleaned_data["note"],
             )
         except ApplicationError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, _(exc.message))
         else:
-            messages.success(request, "申请已提交,工作人员会在15个工作日内处理。")
+            messages.success(request, _("申请已提交,工作人员会在15个工作日内处理。"))
     else:
-        messages.error(request, "请选择申请事项。")
+        messages.error(request, _("请选择申请事项。"))
     return redirect("members:me")
 
 
@@ -229,5 +230,5 @@ def data_request(request: HttpRequest) -> HttpResponse:
 def consent_withdraw_view(request: HttpRequest, consent_id: int) -> HttpResponse:
     consent = get_object_or_404(consents_for_user(user=request.user), pk=consent_id)
     consent_withdraw(user=request.user, consent=consent)
-    messages.success(request, "已撤回同意。待审核的入会申请已停止处理。")
+    messages.success(request, _("已撤回同意。待审核的入会申请已停止处理。"))
     return redirect("members:me")

@@ -19,12 +19,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 Interval = tuple[time, time]
 FULL_DAY: Interval = (time(0, 0), time(0, 0))  # only ever produced for is_24h
 
 DAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+DAY_NAMES = (
+    gettext_lazy("周一"),
+    gettext_lazy("周二"),
+    gettext_lazy("周三"),
+    gettext_lazy("周四"),
+    gettext_lazy("周五"),
+    gettext_lazy("周六"),
+    gettext_lazy("周日"),
+)
 
 
 @dataclass(frozen=True)
@@ -84,12 +95,12 @@ def status_label(status: OpenStatus, at: datetime) -> str:
     today = at.astimezone(SHANGHAI).date()
     if status.is_open:
         if status.is_24h_today:
-            return "营业中 · 全天开放"
+            return _("营业中 · 全天开放")
         assert status.closes_at is not None  # noqa: S101
-        return f"营业中 · 至 {_when(status.closes_at, today)}"
+        return _("营业中 · 至 %(time)s") % {"time": _when(status.closes_at, today)}
     if status.opens_at is None:
-        return "已休息 · 暂停开放"
-    return f"已休息 · {_when(status.opens_at, today)} 开门"
+        return _("已休息 · 暂停开放")
+    return _("已休息 · %(time)s 开门") % {"time": _when(status.opens_at, today)}
 
 
 def _when(moment: datetime, today: date) -> str:
@@ -98,7 +109,11 @@ def _when(moment: datetime, today: date) -> str:
     if days == 0:
         return hm if moment.time() != time(0, 0) else "24:00"
     if days == 1:
-        return f"明天 {hm}" if moment.time() != time(0, 0) else "24:00"
+        return (
+            _("明天 %(time)s") % {"time": hm}
+            if moment.time() != time(0, 0)
+            else "24:00"
+        )
     return f"{DAY_NAMES[moment.weekday()]} {hm}"
 
 

@@ -9,6 +9,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from members.audit import audit_record
 from members.models import OneTimeCode, OtpPurpose, User
@@ -22,10 +23,11 @@ OTP_LIFETIME = timedelta(minutes=5)
 OTP_MAX_ATTEMPTS = 5
 OTP_MAX_SENDS_PER_HOUR = 5
 
-MSG_OTP_TOO_MANY_SENDS = "验证码发送过于频繁,请一小时后再试。"
-MSG_OTP_INVALID = "验证码不正确或已过期,请重新获取。"
-MSG_OTP_LOCKED = "验证码错误次数过多,请重新获取。"
-MSG_PHONE_TAKEN = "该手机号已注册,请直接登录。"
+# gettext_noop: plain str here (tests compare them); views translate them on display.
+MSG_OTP_TOO_MANY_SENDS = gettext_noop("验证码发送过于频繁,请一小时后再试。")
+MSG_OTP_INVALID = gettext_noop("验证码不正确或已过期,请重新获取。")
+MSG_OTP_LOCKED = gettext_noop("验证码错误次数过多,请重新获取。")
+MSG_PHONE_TAKEN = gettext_noop("该手机号已注册,请直接登录。")
 OTP_TEXT = "【工会会员服务】您的验证码是{code},5分钟内有效。请勿告诉他人。"
 
 

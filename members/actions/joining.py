@@ -7,6 +7,7 @@ from datetime import date
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from members.actions.notifications import notification_enqueue
 from members.audit import audit_record
@@ -30,19 +31,22 @@ from members.validators import check_age, normalize_name, parse_id_number
 from portal.crypto import blind_index
 from portal.exceptions import ApplicationError, ConflictError
 
-MSG_PHONE_NOT_VERIFIED = "请先用短信验证码验证手机号。"
-MSG_ALREADY_MEMBER = "该身份证号已是工会会员,无需重复申请。"
-MSG_PENDING_EXISTS = "该身份证号已有待审核的入会申请,请勿重复提交。"
-MSG_APPROVED_FINAL = "你的入会申请已通过,不能再次提交。"
-MSG_PHONE_IN_USE = "该手机号已被其他会员使用。如需解除,请联系所在区总工会。"
-MSG_ACCOUNT_IN_USE = "该账号已绑定其他会员身份,请联系所在区总工会。"
-MSG_NO_ORG = "未找到常住地对应的新业态联合工会,请选择要加入的工会。"
-MSG_ORG_CLOSED = "所选工会组织暂不受理入会申请。"
-MSG_CONSENT_REQUIRED = "请阅读并单独同意处理敏感个人信息的告知内容。"
+# gettext_noop: plain str here (tests compare them); views translate them on display.
+MSG_PHONE_NOT_VERIFIED = gettext_noop("请先用短信验证码验证手机号。")
+MSG_ALREADY_MEMBER = gettext_noop("该身份证号已是工会会员,无需重复申请。")
+MSG_PENDING_EXISTS = gettext_noop("该身份证号已有待审核的入会申请,请勿重复提交。")
+MSG_APPROVED_FINAL = gettext_noop("你的入会申请已通过,不能再次提交。")
+MSG_PHONE_IN_USE = gettext_noop(
+    "该手机号已被其他会员使用。如需解除,请联系所在区总工会。"
+)
+MSG_ACCOUNT_IN_USE = gettext_noop("该账号已绑定其他会员身份,请联系所在区总工会。")
+MSG_NO_ORG = gettext_noop("未找到常住地对应的新业态联合工会,请选择要加入的工会。")
+MSG_ORG_CLOSED = gettext_noop("所选工会组织暂不受理入会申请。")
+MSG_CONSENT_REQUIRED = gettext_noop("请阅读并单独同意处理敏感个人信息的告知内容。")
 MSG_NOT_PENDING = "该申请不是待审核状态,可能已被其他审核人处理。"
 MSG_NOT_REVIEWER = "只有所选工会或其上级工会的审核人员可以审核该申请。"
 MSG_REASON_REQUIRED = "请填写不通过的原因(200字以内)。"
-MSG_COUNTY = "行政区划代码应为6位数字。"
+MSG_COUNTY = gettext_noop("行政区划代码应为6位数字。")
 
 JOIN_AGE_LOW = 16
 JOIN_AGE_HIGH = 70

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from members.actions.notifications import notification_enqueue
 from members.audit import audit_record
@@ -35,8 +36,9 @@ from portal.exceptions import ApplicationError, ConflictError
 REVEALABLE_FIELDS = {"id_number": "身份证号", "phone": "手机号"}
 MSG_REVEAL_REASON = "请填写查看完整信息的事由(2至200字)。"
 MSG_REVEAL_FIELD = "不支持查看该字段。"
-MSG_REQUEST_OPEN = "你已有一个待处理的同类申请,请等待工作人员处理。"
-MSG_REQUEST_NOT_OPEN = "该申请已处理。"
+# gettext_noop: plain str here (tests compare them); views translate them on display.
+MSG_REQUEST_OPEN = gettext_noop("你已有一个待处理的同类申请,请等待工作人员处理。")
+MSG_REQUEST_NOT_OPEN = gettext_noop("该申请已处理。")
 MSG_REQUEST_SCOPE = "该申请不属于你所在组织的处理范围。"
 MSG_REFUSE_REASON = "不予办理时请填写理由。"
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from portal.crypto import EncryptedTextField, blind_index
 from portal.masking import mask_id_number, mask_name, mask_phone
@@ -11,10 +12,10 @@ from .people import ID_NUMBER_INDEX, PHONE_INDEX, EmploymentCategory, Occupation
 
 
 class ApplicationStatus(models.TextChoices):
-    DRAFT = "draft", "草稿"
-    PENDING = "pending", "待审核"
-    APPROVED = "approved", "已通过"
-    REJECTED = "rejected", "未通过"
+    DRAFT = "draft", _("草稿")
+    PENDING = "pending", _("待审核")
+    APPROVED = "approved", _("已通过")
+    REJECTED = "rejected", _("未通过")
 
 
 class MembershipApplication(models.Model):
@@ -126,13 +127,13 @@ class MembershipApplication(models.Model):
 
 
 class ConsentPurpose(models.TextChoices):
-    SENSITIVE_PI_JOIN = "sensitive_pi_join", "入会处理敏感个人信息(身份证号)"
+    SENSITIVE_PI_JOIN = "sensitive_pi_join", _("入会处理敏感个人信息(身份证号)")
 
 
 class ConsentChannel(models.TextChoices):
-    WEB = "web", "网页"
+    WEB = "web", _("网页")
     APP = "app", "App"
-    PLATFORM = "platform", "平台代收"
+    PLATFORM = "platform", _("平台代收")
 
 
 class ConsentRecord(models.Model):
@@ -175,11 +176,11 @@ class ConsentRecord(models.Model):
 
 
 class MembershipEventKind(models.TextChoices):
-    SUBMITTED = "submitted", "提交入会申请"
-    RESUBMITTED = "resubmitted", "重新提交入会申请"
-    APPROVED = "approved", "入会申请通过"
-    REJECTED = "rejected", "入会申请未通过"
-    STATUS_CHANGED = "status_changed", "会籍状态变更"
+    SUBMITTED = "submitted", _("提交入会申请")
+    RESUBMITTED = "resubmitted", _("重新提交入会申请")
+    APPROVED = "approved", _("入会申请通过")
+    REJECTED = "rejected", _("入会申请未通过")
+    STATUS_CHANGED = "status_changed", _("会籍状态变更")
 
 
 class MembershipEvent(models.Model):
@@ -236,15 +237,15 @@ class MembershipEvent(models.Model):
 
 
 class DataRequestKind(models.TextChoices):
-    EXPORT = "export", "复制我的个人信息"
-    DELETION = "deletion", "删除我的个人信息"
-    WITHDRAWAL = "withdrawal", "退会"
+    EXPORT = "export", _("复制我的个人信息")
+    DELETION = "deletion", _("删除我的个人信息")
+    WITHDRAWAL = "withdrawal", _("退会")
 
 
 class DataRequestStatus(models.TextChoices):
-    OPEN = "open", "待处理"
-    DONE = "done", "已办结"
-    REFUSED = "refused", "不予办理"
+    OPEN = "open", _("待处理")
+    DONE = "done", _("已办结")
+    REFUSED = "refused", _("不予办理")
 
 
 class DataRequest(models.Model):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from portal.crypto import EncryptedTextField, blind_index
 from portal.masking import mask_id_number, mask_name, mask_phone
@@ -12,27 +13,27 @@ PHONE_INDEX = "phone"
 
 
 class Occupation(models.TextChoices):
-    COURIER = "courier", "快递员"
-    FOOD_DELIVERY = "food_delivery", "外卖员"
-    RIDE_HAILING = "ride_hailing", "网约车司机"
-    FREIGHT = "freight", "货车司机"
-    DOMESTIC = "domestic", "家政服务员"
-    CONSTRUCTION = "construction", "建筑工人"
-    SANITATION = "sanitation", "环卫工人"
-    OTHER = "other", "其他"
+    COURIER = "courier", _("快递员")
+    FOOD_DELIVERY = "food_delivery", _("外卖员")
+    RIDE_HAILING = "ride_hailing", _("网约车司机")
+    FREIGHT = "freight", _("货车司机")
+    DOMESTIC = "domestic", _("家政服务员")
+    CONSTRUCTION = "construction", _("建筑工人")
+    SANITATION = "sanitation", _("环卫工人")
+    OTHER = "other", _("其他")
 
 
 class EmploymentCategory(models.TextChoices):
     """人社部发〔2021〕56号: the three kinds of relationship with a platform."""
 
-    LABOUR_CONTRACT = "labour_contract", "符合确立劳动关系(签订劳动合同)"
-    WRITTEN_AGREEMENT = "written_agreement", "不完全符合确立劳动关系(书面协议)"
-    SELF_EMPLOYED = "self_employed", "个人依托平台自主经营"
+    LABOUR_CONTRACT = "labour_contract", _("符合确立劳动关系(签订劳动合同)")
+    WRITTEN_AGREEMENT = "written_agreement", _("不完全符合确立劳动关系(书面协议)")
+    SELF_EMPLOYED = "self_employed", _("个人依托平台自主经营")
 
 
 class Gender(models.TextChoices):
-    MALE = "M", "男"
-    FEMALE = "F", "女"
+    MALE = "M", _("男")
+    FEMALE = "F", _("女")
 
 
 class MemberStatus(models.TextChoices):
@@ -42,12 +43,12 @@ class MemberStatus(models.TextChoices):
     yet approved. `transferred` is an event in the history, not a resting state.
     """
 
-    APPLICANT = "applicant", "待入会"
-    ACTIVE = "active", "会员"
-    RETAINED = "retained", "保留会籍"
-    WITHDRAWN = "withdrawn", "已退会"
-    LAPSED = "lapsed", "会籍失效"
-    EXPELLED = "expelled", "已开除"
+    APPLICANT = "applicant", _("待入会")
+    ACTIVE = "active", _("会员")
+    RETAINED = "retained", _("保留会籍")
+    WITHDRAWN = "withdrawn", _("已退会")
+    LAPSED = "lapsed", _("会籍失效")
+    EXPELLED = "expelled", _("已开除")
 
 
 class Member(models.Model):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from members.models import (
     ConsentRecord,
@@ -34,9 +35,9 @@ def region_code_warnings(*, code: str, today: date) -> list[str]:
     """BR-V2/V3: an unknown or retired code is a warning, never an error."""
     rows = list(RegionCode.objects.filter(code=code))
     if not rows:
-        return [f"行政区划代码 {code} 不在代码表中,请核对。"]
+        return [_("行政区划代码 %(code)s 不在代码表中,请核对。") % {"code": code}]
     if all(r.valid_to is not None and r.valid_to <= today for r in rows):
-        return [f"行政区划代码 {code} 已停用。"]
+        return [_("行政区划代码 %(code)s 已停用。") % {"code": code}]
     return []
 
 

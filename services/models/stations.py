@@ -18,6 +18,7 @@ from django.core.validators import (
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from portal.crypto import EncryptedTextField
 from portal.masking import mask_phone
@@ -27,21 +28,21 @@ class Amenity(models.TextChoices):
     """BR-S1 amenity flags. The value is the API/filter code; each maps to a
     boolean column `has_<code>` so a filter is an indexed-row predicate."""
 
-    WATER = "water", "饮用水"
-    HOT_COLD_WATER = "hot_cold_water", "冷热水"
-    MICROWAVE = "microwave", "微波炉"
-    FRIDGE = "fridge", "冰箱"
-    AC = "ac", "空调"
-    HEATING = "heating", "取暖"
-    TOILET_ONSITE = "toilet_onsite", "站内卫生间"
-    TOILET_NEARBY = "toilet_nearby", "附近卫生间"
-    FIRST_AID = "first_aid", "急救药箱"
-    CHARGING = "charging", "手机/电动车充电"
-    BATTERY_SWAP = "battery_swap", "换电"
-    READING = "reading", "阅读"
+    WATER = "water", _("饮用水")
+    HOT_COLD_WATER = "hot_cold_water", _("冷热水")
+    MICROWAVE = "microwave", _("微波炉")
+    FRIDGE = "fridge", _("冰箱")
+    AC = "ac", _("空调")
+    HEATING = "heating", _("取暖")
+    TOILET_ONSITE = "toilet_onsite", _("站内卫生间")
+    TOILET_NEARBY = "toilet_nearby", _("附近卫生间")
+    FIRST_AID = "first_aid", _("急救药箱")
+    CHARGING = "charging", _("手机/电动车充电")
+    BATTERY_SWAP = "battery_swap", _("换电")
+    READING = "reading", _("阅读")
     AED = "aed", "AED"
-    LEGAL_SERVICE = "legal_service", "法律服务"
-    MEALS = "meals", "爱心餐"
+    LEGAL_SERVICE = "legal_service", _("法律服务")
+    MEALS = "meals", _("爱心餐")
 
 
 # A short pictogram shown beside each amenity's text (the text is what counts).
@@ -69,11 +70,11 @@ def amenity_field(code: str) -> str:
 
 
 class AccessMethod(models.TextChoices):
-    OPEN = "open", "直接进入"
-    QR = "qr", "扫门口二维码进入"
-    CARD = "card", "刷工会会员卡/身份证"
-    FACE = "face", "人脸识别"
-    STAFF = "staff", "请值班人员开门"
+    OPEN = "open", _("直接进入")
+    QR = "qr", _("扫门口二维码进入")
+    CARD = "card", _("刷工会会员卡/身份证")
+    FACE = "face", _("人脸识别")
+    STAFF = "staff", _("请值班人员开门")
 
 
 county_code_validator = RegexValidator(r"^\d{6}$", "区县代码应为 6 位数字。")
@@ -220,13 +221,13 @@ class Station(models.Model):
 
 
 class Weekday(models.IntegerChoices):
-    MON = 0, "周一"
-    TUE = 1, "周二"
-    WED = 2, "周三"
-    THU = 3, "周四"
-    FRI = 4, "周五"
-    SAT = 5, "周六"
-    SUN = 6, "周日"
+    MON = 0, _("周一")
+    TUE = 1, _("周二")
+    WED = 2, _("周三")
+    THU = 3, _("周四")
+    FRI = 4, _("周五")
+    SAT = 5, _("周六")
+    SUN = 6, _("周日")
 
 
 class StationHours(models.Model):
@@ -335,14 +336,14 @@ class StationPhoto(models.Model):
 
 
 class ProblemKind(models.TextChoices):
-    CLOSED_WHEN_OPEN = "closed_when_open", "开放时间内没开门"
-    SUPPLIES_MISSING = "supplies_missing", "设施或物资缺失"
-    OTHER = "other", "其他问题"
+    CLOSED_WHEN_OPEN = "closed_when_open", _("开放时间内没开门")
+    SUPPLIES_MISSING = "supplies_missing", _("设施或物资缺失")
+    OTHER = "other", _("其他问题")
 
 
 class ProblemStatus(models.TextChoices):
-    OPEN = "open", "待处理"
-    RESOLVED = "resolved", "已处理"
+    OPEN = "open", _("待处理")
+    RESOLVED = "resolved", _("已处理")
 
 
 class ProblemReport(models.Model):

@@ -134,12 +134,13 @@ def station_list(request: HttpRequest) -> HttpResponse:
 
 def _week(station, schedule) -> list[dict]:
     days = []
+    next_day = _("次日")  # outside the f-string: xgettext does not look inside one
     for weekday, name in enumerate(DAY_NAMES):
         if station.is_24h:
             text = [_("全天开放")]
         else:
             text = [
-                f"{o:%H:%M}–{_('次日') if c <= o else ''}{c:%H:%M}"
+                f"{o:%H:%M}–{next_day if c <= o else ''}{c:%H:%M}"
                 for o, c in sorted(schedule.weekly.get(weekday, ()))
             ] or [_("休息")]
         days.append({"name": name, "intervals": text})

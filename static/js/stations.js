@@ -6,6 +6,12 @@
   var button = document.getElementById("locate-btn");
   var statusEl = document.getElementById("locate-status");
 
+  // UI text comes translated from the template's data-msg-* attributes (no JS
+  // catalog); the Chinese fallback only shows if an attribute is missing.
+  function msg(el, key, fallback) {
+    return (el && el.dataset[key]) || fallback;
+  }
+
   function say(text) {
     if (statusEl) statusEl.textContent = text;
   }
@@ -20,16 +26,16 @@
 
   function askPosition() {
     if (!("geolocation" in navigator)) {
-      say("这个浏览器不能定位,请在下面选择所在区。");
+      say(msg(locate, "msgNoGeo", "这个浏览器不能定位,请在下面选择所在区。"));
       return;
     }
-    say("正在获取你的位置…");
+    say(msg(locate, "msgLocating", "正在获取你的位置…"));
     navigator.geolocation.getCurrentPosition(
       function (pos) {
         goTo(pos.coords.latitude, pos.coords.longitude);
       },
       function () {
-        say("没有获得位置权限,请在下面选择所在区。");
+        say(msg(locate, "msgDenied", "没有获得位置权限,请在下面选择所在区。"));
       },
       { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 }
     );
@@ -59,7 +65,9 @@
   var map = null;
   toggle.addEventListener("click", function () {
     mapEl.hidden = !mapEl.hidden;
-    toggle.textContent = mapEl.hidden ? "显示地图" : "隐藏地图";
+    toggle.textContent = mapEl.hidden
+      ? msg(toggle, "msgShow", "显示地图")
+      : msg(toggle, "msgHide", "隐藏地图");
     if (mapEl.hidden || map) return;
     var centre = [parseFloat(mapEl.dataset.lat), parseFloat(mapEl.dataset.lng)];
     map = L.map(mapEl).setView(centre, 14);
@@ -72,7 +80,7 @@
     if (mapEl.dataset.labels) {
       L.tileLayer(mapEl.dataset.labels, { subdomains: opts.subdomains, maxZoom: 18 }).addTo(map);
     }
-    L.circleMarker(centre, { radius: 7 }).addTo(map).bindTooltip("你的位置");
+    L.circleMarker(centre, { radius: 7 }).addTo(map).bindTooltip(msg(mapEl, "msgYou", "你的位置"));
     JSON.parse(dataEl.textContent).forEach(function (s) {
       var box = document.createElement("div");
       var link = document.createElement("a");

@@ -88,7 +88,7 @@ messages: install-dev
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemessages -l en --no-obsolete --add-location file \
 		--ignore '.venv/*' --ignore 'static/vendor/*' --ignore 'tests/*' --ignore 'bench/*' \
 		--ignore 'node_modules/*' --ignore 'var/*' --ignore 'staticfiles/*'
-	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py compilemessages -l en
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py compilemessages -l en --ignore '.venv/*'
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var staticfiles

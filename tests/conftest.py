@@ -17,6 +17,18 @@ from tests.factories import make_member, make_staff, make_user
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")  # sync Playwright + live_server
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """LocaleMiddleware leaves the last request's language active in the test
+    thread; start and end every test in the default language."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def sz_tree(db):
     """The reference union tree the data migration seeds (idempotent, so it is

@@ -78,6 +78,10 @@ def bench_env(db_url: str, redis_url: str, storage: str) -> dict:
             "LOG_LEVEL": "INFO",
             "CELERY_TASK_SOFT_TIME_LIMIT": "3000",
             "CELERY_TASK_TIME_LIMIT": "3600",
+            # settings.py (since the notifications merge) refuses to start unless both
+            # of these exceed CELERY_TASK_TIME_LIMIT.
+            "CELERY_VISIBILITY_TIMEOUT": "4000",
+            "NOTIFICATION_STUCK_MINUTES": "70",
         }
     )
     return env

@@ -138,7 +138,7 @@ def test_approve_makes_an_active_member_with_a_number(sz, rv_nanshan):
     assert member.status == MemberStatus.ACTIVE
     assert member.user == user
     assert member.org == sz["440305_pool"]
-    assert member.member_no == f"440305{date.today():%Y}{member.pk:08d}"
+    assert member.member_no == f"GH440305{date.today():%Y}{member.pk:08d}"
     assert member.id_number == "440305199003071236"
     assert member.phone == "13722223333"
     application.refresh_from_db()

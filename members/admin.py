@@ -15,7 +15,11 @@ from members.actions.joining import application_approve, application_reject
 from members.actions.notifications import notifications_requeue_dead
 from members.actions.orgs import union_org_create
 from members.actions.people import data_request_process, member_sensitive_reveal
-from members.admin_mixins import OrgScopedAdminMixin, ReadOnlyAdminMixin
+from members.admin_mixins import (
+    MaskedIdentityColumnsMixin,
+    OrgScopedAdminMixin,
+    ReadOnlyAdminMixin,
+)
 from members.admin_search import BlindIndexSearchMixin
 from members.forms import ReasonForm, RevealForm
 from members.models import (
@@ -38,7 +42,6 @@ from members.models import (
 from members.selectors.joining import region_code_warnings, region_name
 from members.validators import credit_code_warnings, normalize_credit_code
 from portal.exceptions import ApplicationError
-from portal.masking import mask_id_number_for_reviewer
 
 
 @admin.register(User)
@@ -271,7 +274,12 @@ class MembershipEventInline(admin.TabularInline):
 
 
 @admin.register(Member)
-class MemberAdmin(BlindIndexSearchMixin, OrgScopedAdminMixin, admin.ModelAdmin):
+class MemberAdmin(
+    MaskedIdentityColumnsMixin,
+    BlindIndexSearchMixin,
+    OrgScopedAdminMixin,
+    admin.ModelAdmin,
+):
     list_display = (
         "name_masked",
         "id_masked",
@@ -319,22 +327,6 @@ class MemberAdmin(BlindIndexSearchMixin, OrgScopedAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("org",)
     inlines = [MembershipEventInline]
     change_form_template = "admin/members/member/change_form.html"
-
-    @admin.display(description="姓名")
-    def name_masked(self, obj: Member) -> str:
-        return obj.name_masked
-
-    @admin.display(description="身份证号")
-    def id_masked(self, obj: Member) -> str:
-        return obj.id_number_masked
-
-    @admin.display(description="身份证号(审核)")
-    def id_reviewer(self, obj: Member) -> str:
-        return mask_id_number_for_reviewer(obj.id_number)
-
-    @admin.display(description="手机号")
-    def phone_masked(self, obj: Member) -> str:
-        return obj.phone_masked
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Members come from approved applications and platform enrolment.
@@ -453,7 +445,10 @@ def _reason_step(
 
 @admin.register(MembershipApplication)
 class MembershipApplicationAdmin(
-    BlindIndexSearchMixin, OrgScopedAdminMixin, admin.ModelAdmin
+    MaskedIdentityColumnsMixin,
+    BlindIndexSearchMixin,
+    OrgScopedAdminMixin,
+    admin.ModelAdmin,
 ):
     list_display = (
         "name_masked",
@@ -493,22 +488,6 @@ class MembershipApplicationAdmin(
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # Drafts (never submitted, or consent withdrawn) are not for review.
         return super().get_queryset(request).exclude(status="draft")
-
-    @admin.display(description="姓名")
-    def name_masked(self, obj: MembershipApplication) -> str:
-        return obj.name_masked
-
-    @admin.display(description="身份证号")
-    def id_masked(self, obj: MembershipApplication) -> str:
-        return obj.id_number_masked
-
-    @admin.display(description="身份证号(审核)")
-    def id_reviewer(self, obj: MembershipApplication) -> str:
-        return mask_id_number_for_reviewer(obj.id_number)
-
-    @admin.display(description="手机号")
-    def phone_masked(self, obj: MembershipApplication) -> str:
-        return obj.phone_masked
 
     @admin.display(description="服务平台")
     def platform_names(self, obj: MembershipApplication) -> str:

@@ -28,6 +28,30 @@ class OrgScopedAdminMixin:
         return qs.filter(**{f"{self.org_path_lookup}__startswith": org.path})
 
 
+class MaskedIdentityColumnsMixin:
+    """Admin columns for a row with `name`, `id_number` and `phone`: only masked
+    forms ever reach the page (security.md section 3). Lists show the ID as first
+    1 + last 1; a reviewer's detail view may show first 6 + last 4."""
+
+    @admin.display(description="姓名")
+    def name_masked(self, obj) -> str:
+        return obj.name_masked
+
+    @admin.display(description="身份证号")
+    def id_masked(self, obj) -> str:
+        return obj.id_number_masked
+
+    @admin.display(description="身份证号(审核)")
+    def id_reviewer(self, obj) -> str:
+        from portal.masking import mask_id_number_for_reviewer
+
+        return mask_id_number_for_reviewer(obj.id_number)
+
+    @admin.display(description="手机号")
+    def phone_masked(self, obj) -> str:
+        return obj.phone_masked
+
+
 class ReadOnlyAdminMixin:
     """For append-only records (audit rows, outcomes written by actions)."""
 
@@ -41,4 +65,9 @@ class ReadOnlyAdminMixin:
         return False
 
 
-__all__ = ["OrgScopedAdminMixin", "ReadOnlyAdminMixin", "admin"]
+__all__ = [
+    "MaskedIdentityColumnsMixin",
+    "OrgScopedAdminMixin",
+    "ReadOnlyAdminMixin",
+    "admin",
+]

@@ -59,18 +59,8 @@ def member_sensitive_reveal(
         and actor.org_id is not None
         and member.org.path.startswith(actor.org.path)
     )
-    if not (in_scope and actor.has_perm("members.view_sensitive")):
-        audit_record(
-            action="member_reveal",
-            actor=actor,
-            member=member,
-            object_type="member",
-            object_id=member.pk,
-            field=field,
-            reason=reason,
-            outcome=AuditLog.Outcome.DENIED,
-        )
-        raise PermissionDenied("没有查看完整个人信息的权限。")
+    allowed = in_scope and actor.has_perm("members.view_sensitive")
+    # Every attempt is audited, the denied ones included (security.md LG1, AC5).
     audit_record(
         action="member_reveal",
         actor=actor,
@@ -79,7 +69,10 @@ def member_sensitive_reveal(
         object_id=member.pk,
         field=field,
         reason=reason,
+        outcome=AuditLog.Outcome.SUCCESS if allowed else AuditLog.Outcome.DENIED,
     )
+    if not allowed:
+        raise PermissionDenied("没有查看完整个人信息的权限。")
     return str(getattr(member, field))
 
 

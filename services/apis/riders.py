@@ -110,6 +110,35 @@ def _guard_list(data, field_name: str) -> None:
         )
 
 
+def _idempotent_post(
+    request, *, platform, kind: str, list_field: str, serializer_class, work
+):
+    """The synchronous bulk endpoints' shared path (security.md AP5): validate,
+    claim the Idempotency-Key (replay / 409 / 422 come from the claim), run
+    `work(data, record) -> JSON body` and store its answer in one durable
+    transaction, and release the key if anything fails."""
+    key = idempotency_key_from(request)
+    _guard_list(request.data, list_field)
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    claim = claim_idempotency_key(
+        platform=platform,
+        key=key,
+        request_hash=request_hash(kind, canonical_json(request.data)),
+    )
+    if claim.replay is not None:
+        return replay_response(claim.replay)
+    record = claim.record
+    try:
+        with transaction.atomic(durable=True):
+            body = work(serializer.validated_data, record)
+            idempotency_complete(record=record, status=200, body=body, headers={})
+    except Exception:
+        idempotency_release(record=record)
+        raise
+    return json_response(body, status_code=200)
+
+
 class EnrollmentsSubmitApi(PlatformApi):
     throttle_scope = "platform_bulk"
 
@@ -121,49 +150,39 @@ class EnrollmentsSubmitApi(PlatformApi):
         responses={200: EnrollmentsResultSerializer, **BULK_ERRORS},
     )
     def post(self, request):
-        key = idempotency_key_from(request)
-        _guard_list(request.data, "riders")
-        serializer = EnrollmentsInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        claim = claim_idempotency_key(
-            platform=self.platform,
-            key=key,
-            request_hash=request_hash("enrollments", canonical_json(request.data)),
-        )
-        if claim.replay is not None:
-            return replay_response(claim.replay)
-        record = claim.record
-        try:
+        def submit(data, record) -> str:
             program = program_for_platform(
                 code=data["program"], on=timezone.localdate()
             )
             riders = [{c: r.get(c) for c in CSV_COLUMNS} for r in data["riders"]]
-            with transaction.atomic(durable=True):
-                batch, outcomes = enrollments_submit(
-                    platform=self.platform,
-                    program=program,
-                    riders=riders,
-                    idempotency_key=key,
-                    request_hash=record.request_hash,
-                )
-                body = render_json(
-                    EnrollmentsResultSerializer(
-                        {
-                            "batch_id": batch.pk,
-                            "total_rows": batch.total_rows,
-                            "created": batch.created,
-                            "already_enrolled": batch.already_enrolled,
-                            "rejected": batch.rejected,
-                            "results": [o.__dict__ for o in outcomes],
-                        }
-                    ).data
-                )
-                idempotency_complete(record=record, status=200, body=body, headers={})
-        except Exception:
-            idempotency_release(record=record)
-            raise
-        return json_response(body, status_code=200)
+            batch, outcomes = enrollments_submit(
+                platform=self.platform,
+                program=program,
+                riders=riders,
+                idempotency_key=record.key,
+                request_hash=record.request_hash,
+            )
+            return render_json(
+                EnrollmentsResultSerializer(
+                    {
+                        "batch_id": batch.pk,
+                        "total_rows": batch.total_rows,
+                        "created": batch.created,
+                        "already_enrolled": batch.already_enrolled,
+                        "rejected": batch.rejected,
+                        "results": [o.__dict__ for o in outcomes],
+                    }
+                ).data
+            )
+
+        return _idempotent_post(
+            request,
+            platform=self.platform,
+            kind="enrollments",
+            list_field="riders",
+            serializer_class=EnrollmentsInputSerializer,
+            work=submit,
+        )
 
 
 class OffboardingsInputSerializer(NoUnknownFieldsSerializer):
@@ -208,41 +227,29 @@ class OffboardingsApi(PlatformApi):
         responses={200: OffboardingsResultSerializer, **BULK_ERRORS},
     )
     def post(self, request):
-        key = idempotency_key_from(request)
-        _guard_list(request.data, "platform_rider_ids")
-        serializer = OffboardingsInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        claim = claim_idempotency_key(
+        def offboard(data, record) -> str:
+            outcomes = riders_offboard(
+                platform=self.platform,
+                platform_rider_ids=data["platform_rider_ids"],
+                offboarded_on=data["offboarded_on"],
+            )
+            return render_json(
+                OffboardingsResultSerializer(
+                    {
+                        "offboarded": sum(o.outcome == "offboarded" for o in outcomes),
+                        "results": [o.__dict__ for o in outcomes],
+                    }
+                ).data
+            )
+
+        return _idempotent_post(
+            request,
             platform=self.platform,
-            key=key,
-            request_hash=request_hash("offboardings", canonical_json(request.data)),
+            kind="offboardings",
+            list_field="platform_rider_ids",
+            serializer_class=OffboardingsInputSerializer,
+            work=offboard,
         )
-        if claim.replay is not None:
-            return replay_response(claim.replay)
-        record = claim.record
-        try:
-            with transaction.atomic(durable=True):
-                outcomes = riders_offboard(
-                    platform=self.platform,
-                    platform_rider_ids=data["platform_rider_ids"],
-                    offboarded_on=data["offboarded_on"],
-                )
-                body = render_json(
-                    OffboardingsResultSerializer(
-                        {
-                            "offboarded": sum(
-                                o.outcome == "offboarded" for o in outcomes
-                            ),
-                            "results": [o.__dict__ for o in outcomes],
-                        }
-                    ).data
-                )
-                idempotency_complete(record=record, status=200, body=body, headers={})
-        except Exception:
-            idempotency_release(record=record)
-            raise
-        return json_response(body, status_code=200)
 
 
 class RiderEnrollmentSerializer(serializers.Serializer):

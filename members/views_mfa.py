@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -58,9 +59,10 @@ def _with_next(url_name: str, next_url: str) -> str:
 
 def _verified(request: HttpRequest, device) -> None:
     otp_login(request, device)
-    # New privileges, new session id (the password step's id was already known
-    # to the browser before the second factor).
+    # New privileges, new session id and CSRF token (both were handed out
+    # before the second factor), as django.contrib.auth.login does.
     request.session.cycle_key()
+    rotate_token(request)
 
 
 def _render(request: HttpRequest, template: str, context: dict, status: int):

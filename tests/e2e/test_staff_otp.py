@@ -79,3 +79,16 @@ def test_reviewer_enrols_then_logs_in_with_a_code(phone_page, live_server, setti
     assert AuditLog.objects.filter(
         action="staff_otp_verify", outcome="failure"
     ).exists()
+
+
+def test_login_as_keeps_staff_at_the_code_step_unless_verified(login_as, live_server):
+    seed_all()
+    staff = make_staff(org=UnionOrg.objects.get(name="福田区总工会"), username="rv2")
+
+    page = login_as(staff)
+    page.goto(live_server.url + "/admin/")
+    page.wait_for_url(re.compile(r"/admin/otp/setup/"))
+
+    page = login_as(staff, totp_verified=True)
+    page.goto(live_server.url + "/admin/")
+    page.wait_for_url(re.compile(r"/admin/$"))

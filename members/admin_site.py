@@ -17,7 +17,12 @@ from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from members.mfa import otp_step_redirect, staff_needs_otp, user_otp_verified
+from members.mfa import (
+    needs_second_factor,
+    otp_step_redirect,
+    staff_needs_otp,
+    user_otp_verified,
+)
 
 
 class PortalAdminSite(AdminSite):
@@ -42,7 +47,7 @@ class PortalAdminSite(AdminSite):
             from django_otp import DEVICE_ID_SESSION_KEY
 
             request.session.pop(DEVICE_ID_SESSION_KEY, None)
-            if request.user.is_staff:
+            if needs_second_factor(request.user):
                 return otp_step_redirect(response["Location"])
         return response
 

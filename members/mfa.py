@@ -16,12 +16,19 @@ def user_otp_verified(user) -> bool:
     return bool(callable(is_verified) and is_verified())
 
 
+def needs_second_factor(user) -> bool:
+    """Staff log in with password + TOTP; so does a superuser even without
+    `is_staff` (it passes every permission check). Workers: phone + password."""
+    return bool(user.is_staff or user.is_superuser)
+
+
 def staff_needs_otp(user) -> bool:
+    """An active staff session that has not passed the TOTP step yet."""
     return bool(
         user is not None
         and user.is_authenticated
         and user.is_active
-        and user.is_staff
+        and needs_second_factor(user)
         and not user_otp_verified(user)
     )
 

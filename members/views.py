@@ -19,7 +19,7 @@ from members.actions.accounts import OtpRateLimited, otp_send, worker_register
 from members.actions.joining import application_submit, consent_withdraw
 from members.actions.people import data_request_create, personal_data_export
 from members.forms import DataRequestForm, JoinForm, LoginForm, RegisterForm
-from members.mfa import otp_step_redirect
+from members.mfa import needs_second_factor, otp_step_redirect
 from members.models import ApplicationStatus, MemberStatus, OtpPurpose
 from members.notices import SENSITIVE_PI_JOIN_NOTICE, SENSITIVE_PI_JOIN_NOTICE_VERSION
 from members.selectors.joining import (
@@ -44,7 +44,7 @@ class LoginView(auth_views.LoginView):
         # Every password login starts without a second factor (security.md AU4);
         # staff go on to the TOTP step, workers are unaffected.
         self.request.session.pop(DEVICE_ID_SESSION_KEY, None)
-        if form.get_user().is_staff:
+        if needs_second_factor(form.get_user()):
             next_url = self.get_redirect_url() or reverse("admin:index")
             return otp_step_redirect(next_url)
         return response

@@ -29,7 +29,7 @@ from members.actions.mfa import (
     staff_totp_enrollment_start,
 )
 from members.forms import OtpTokenForm
-from members.mfa import user_otp_verified
+from members.mfa import needs_second_factor, user_otp_verified
 
 MSG_WRONG_CODE = gettext_noop("验证码不正确或已使用,请输入验证器中当前的6位数字。")
 MSG_THROTTLED = gettext_noop("错误次数过多,请稍后再试。")
@@ -37,7 +37,7 @@ MSG_THROTTLED = gettext_noop("错误次数过多,请稍后再试。")
 
 def _not_staff(request: HttpRequest) -> HttpResponse | None:
     user = request.user
-    if user.is_authenticated and user.is_active and user.is_staff:
+    if user.is_authenticated and user.is_active and needs_second_factor(user):
         return None
     return redirect_to_login(request.get_full_path(), reverse("admin:login"))
 

@@ -419,3 +419,14 @@ def test_seed_demo_gives_staff_a_device_and_prints_how_to_get_a_code(
     for user in staff:
         device = TOTPDevice.objects.get(user=user, confirmed=True)
         assert b32encode(device.bin_key).decode() in out
+
+
+def test_a_superuser_without_is_staff_also_needs_the_code(client):
+    boss = make_user(is_superuser=True)
+    make_totp_device(boss)
+
+    response = _password_login(client, boss, url=reverse("members:login"))
+
+    assert response["Location"].startswith(OTP_URL)
+    assert client.get("/messages/")["Location"].startswith(OTP_URL)
+    assert client.get("/api/schema/").status_code == 403

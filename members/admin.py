@@ -4,14 +4,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from members.actions.api_keys import platform_key_issue, platform_key_revoke
 from members.actions.joining import application_approve, application_reject
+from members.actions.mfa import staff_totp_reset
 from members.actions.notifications import notifications_requeue_dead
 from members.actions.orgs import union_org_create
 from members.actions.people import data_request_process, member_sensitive_reveal
@@ -43,10 +45,24 @@ from members.selectors.joining import region_code_warnings, region_name
 from members.validators import credit_code_warnings, normalize_credit_code
 from portal.exceptions import ApplicationError
 
+# django-otp registers its own TOTPDevice admin, which shows device secrets and
+# lets anyone with the model permission add a device for any user. Devices are
+# managed only by the TOTP step and the superuser reset action below.
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ("username", "phone_display", "org", "is_staff", "is_active")
+    list_display = (
+        "username",
+        "phone_display",
+        "org",
+        "is_staff",
+        "totp_enabled",
+        "is_active",
+    )
+    actions = ["reset_totp"]
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
     search_fields = ("username",)
     list_select_related = ("org",)
@@ -60,8 +76,37 @@ class UserAdmin(DjangoUserAdmin):
     def phone_display(self, obj: User) -> str:
         return obj.phone_masked
 
+    @admin.display(description="两步验证", boolean=True)
+    def totp_enabled(self, obj: User) -> bool:
+        return obj.has_totp
+
+    def has_reset_totp_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    @admin.action(
+        description="重置两步验证设备(下次登录重新绑定)",
+        permissions=["reset_totp"],
+    )
+    def reset_totp(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = 0
+        for user in queryset:
+            count += staff_totp_reset(actor=request.user, user=user)
+        self.message_user(
+            request,
+            f"已重置 {queryset.count()} 个账号的两步验证设备(删除 {count} 个设备)。",
+            messages.SUCCESS,
+        )
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
-        qs = super().get_queryset(request)
+        qs = (
+            super()
+            .get_queryset(request)
+            .annotate(
+                has_totp=Exists(
+                    TOTPDevice.objects.filter(user_id=OuterRef("pk"), confirmed=True)
+                )
+            )
+        )
         if request.user.is_superuser:
             return qs
         org = request.user.org

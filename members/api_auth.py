@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 
 from django.utils import timezone
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from members.actions.api_keys import platform_key_touch, secret_matches
+from members.mfa import staff_needs_otp
 from members.models import Platform, PlatformApiKey
 
 _KEY_RE = re.compile(r"^([0-9a-f]{12})\.([A-Za-z0-9_-]{20,100})$")
@@ -22,6 +24,7 @@ _KEY_LIKE_RE = re.compile(r"[0-9a-f]{12}\.[A-Za-z0-9_-]{20,}")
 _QUERY_KEY_NAMES = {"key", "api_key", "apikey", "token", "access_token", "auth"}
 
 MSG_BAD_KEY = "接口密钥无效、已撤销或已过期。"
+MSG_STAFF_OTP_REQUIRED = "工作人员须先在管理后台完成两步验证(动态验证码)。"
 MSG_KEY_IN_QUERY = "接口密钥不得放在URL查询参数中,请使用 Authorization: Bearer 头。"
 
 
@@ -99,6 +102,20 @@ class PlatformKeyAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
+class OtpSessionAuthentication(authentication.SessionAuthentication):
+    """Session authentication (with DRF's CSRF check) that refuses a staff session
+    which has not passed the TOTP step: 403, whatever the view's permissions
+    (security.md AU4). Workers and platform keys are unaffected."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None and staff_needs_otp(result[0]):
+            raise exceptions.PermissionDenied(
+                MSG_STAFF_OTP_REQUIRED, code="otp_required"
+            )
+        return result
+
+
 class IsPlatform(permissions.BasePermission):
     message = "只有平台企业的接口密钥可以调用此接口。"
 
@@ -138,3 +155,7 @@ class PlatformKeyScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "<prefix>.<secret>",
             "description": "由 `manage.py issue_platform_key` 签发的平台接口密钥。",
         }
+
+
+class OtpSessionScheme(SessionScheme):
+    target_class = "members.api_auth.OtpSessionAuthentication"

@@ -51,6 +51,21 @@ def ensure_groups() -> tuple[Group, Group]:
     return reviewers, auditors
 
 
+def demo_totp_secret(user: User) -> str:
+    """Give a demo staff member a confirmed TOTP device (kept across runs, so an
+    authenticator app set up once keeps working) and return its base32 secret.
+    Staff need a code at every login (security.md AU4); `manage.py demo_totp
+    <username>` prints the current one in development."""
+    from base64 import b32encode
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="演示验证器", confirmed=True)
+    return b32encode(device.bin_key).decode("ascii")
+
+
 def _staff(username: str, *, org, groups=(), perms=()) -> tuple[User, str]:
     user, _ = User.objects.get_or_create(username=username)
     password = new_password()
@@ -63,6 +78,7 @@ def _staff(username: str, *, org, groups=(), perms=()) -> tuple[User, str]:
     user.user_permissions.set(
         Permission.objects.filter(content_type__app_label="members", codename__in=perms)
     )
+    demo_totp_secret(user)
     return user, password
 
 
@@ -168,6 +184,7 @@ def seed(*, stdout) -> list:
     admin.set_password(password)
     admin.is_staff = admin.is_superuser = True
     admin.save()
+    demo_totp_secret(admin)
     logins.append(
         DemoLogin("系统管理员 (superuser)", "demo_admin", password, "/admin/")
     )

@@ -207,3 +207,25 @@ class RevealForm(forms.Form):
         label=_("字段"), choices=[("id_number", _("身份证号")), ("phone", _("手机号"))]
     )
     reason = forms.CharField(label=_("查看事由"), min_length=2, max_length=200)
+
+
+class OtpTokenForm(forms.Form):
+    """The 6-digit code from the staff member's authenticator app."""
+
+    token = forms.CharField(
+        label=_("动态验证码"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+            }
+        ),
+    )
+
+    def clean_token(self) -> str:
+        token = "".join(self.cleaned_data["token"].split())
+        if len(token) != 6 or not token.isascii() or not token.isdigit():
+            raise forms.ValidationError(_("请输入6位数字验证码。"))
+        return token

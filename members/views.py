@@ -9,14 +9,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_otp import DEVICE_ID_SESSION_KEY
 
 from members.actions.accounts import OtpRateLimited, otp_send, worker_register
 from members.actions.joining import application_submit, consent_withdraw
 from members.actions.people import data_request_create, personal_data_export
 from members.forms import DataRequestForm, JoinForm, LoginForm, RegisterForm
+from members.mfa import needs_second_factor, otp_step_redirect
 from members.models import ApplicationStatus, MemberStatus, OtpPurpose
 from members.notices import SENSITIVE_PI_JOIN_NOTICE, SENSITIVE_PI_JOIN_NOTICE_VERSION
 from members.selectors.joining import (
@@ -35,6 +38,16 @@ class LoginView(auth_views.LoginView):
     template_name = "members/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # Every password login starts without a second factor (security.md AU4);
+        # staff go on to the TOTP step, workers are unaffected.
+        self.request.session.pop(DEVICE_ID_SESSION_KEY, None)
+        if needs_second_factor(form.get_user()):
+            next_url = self.get_redirect_url() or reverse("admin:index")
+            return otp_step_redirect(next_url)
+        return response
 
 
 def privacy(request: HttpRequest) -> HttpResponse:

@@ -80,7 +80,8 @@ if not FIELD_ENCRYPTION_KEYS or not BLIND_INDEX_KEY:
     )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin with the staff TOTP step (members/admin_site.py, security.md AU4).
+    "members.admin_site.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -95,6 +96,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "import_export",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "members",
     "services",
 ]
@@ -109,7 +112,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): has this session passed the TOTP step?
+    "django_otp.middleware.OTPMiddleware",
     "portal.middleware.SessionIdleTimeoutMiddleware",
+    # Staff sessions reach nothing but the TOTP step until it is passed (AU4).
+    "members.middleware.StaffOtpRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -269,6 +276,14 @@ LOGIN_REDIRECT_URL = "members:me"
 LOGOUT_REDIRECT_URL = "home"
 PASSWORD_RESET_TIMEOUT = 3600
 
+# Staff TOTP (django-otp, security.md AU4). Wrong codes back off exponentially per
+# device: a wait of FACTOR * 2^(n-1) seconds after n consecutive failures (1 s, 2 s,
+# 4 s ... 17 min after 11), reset by a right code. The issuer labels the entry in
+# the authenticator app. Device secrets never show in the admin (reset only).
+OTP_TOTP_ISSUER = "工会会员服务门户"
+OTP_TOTP_THROTTLE_FACTOR = envint("OTP_TOTP_THROTTLE_FACTOR", "1")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
 # django-axes (security.md AU2): lock per account+IP so a stranger cannot lock a
 # worker out; the username it records is a keyed hash, never a phone number.
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
@@ -381,7 +396,8 @@ SMS_BACKEND = os.getenv("SMS_BACKEND", "members.sms.ConsoleSmsBackend")
 # --- REST framework ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # SessionAuthentication that answers 403 to staff without a verified TOTP.
+        "members.api_auth.OtpSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -475,7 +491,7 @@ MAP_ATTRIBUTION = os.getenv("MAP_ATTRIBUTION", "© 天地图")
 # --- Gig-platform API (issue #6) ---
 # The OpenAPI document and its Swagger/Redoc pages: staff sessions or platform keys.
 SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = [
-    "rest_framework.authentication.SessionAuthentication",
+    "members.api_auth.OtpSessionAuthentication",
     "members.api_auth.PlatformKeyAuthentication",
 ]
 SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["members.api_auth.IsStaffOrPlatform"]

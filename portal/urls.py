@@ -8,10 +8,7 @@ from drf_spectacular.views import (
 
 from portal import views
 
-admin.site.site_header = "工会会员服务门户 · 管理后台"
-admin.site.site_title = "工会管理后台"
-admin.site.index_title = "业务管理"
-
+# admin.site is members.admin_site.PortalAdminSite (titles and the TOTP step).
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

@@ -4,6 +4,11 @@
 * `other_worker` is a member in Futian and must never see the worker's things;
 * `reviewer_nanshan` is staff of the Nanshan federation; `reviewer_futian` of Futian;
 * `city_reviewer` is staff of the Shenzhen federation and sees both districts.
+
+Staff must pass a TOTP step after the password (security.md AU4). Log a staff
+persona in with `tests.factories.login_staff(client, user)` (password and code
+passed); `client.force_login(user)` alone leaves a staff session at the code step,
+which is what the MFA tests want and nothing else does.
 """
 
 from __future__ import annotations

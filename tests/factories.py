@@ -90,6 +90,48 @@ def make_staff(*, org: UnionOrg, perms: tuple[str, ...] = (), **extra) -> User:
     return user
 
 
+def make_totp_device(user: User, *, confirmed: bool = True):
+    """A TOTP device for a staff member (confirmed: enrolment already done)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.create(user=user, name="测试验证器", confirmed=confirmed)
+
+
+def totp_code(device, *, steps_ahead: int = 0) -> str:
+    """The device's current 6-digit code, as an authenticator app would show it.
+    A code is accepted once per 30-second step (django-otp's `last_t`), so a
+    second login in the same step uses `steps_ahead=1` (tolerance is one step)."""
+    from django_otp.oath import totp
+
+    code = totp(
+        device.bin_key,
+        step=device.step,
+        t0=device.t0 - steps_ahead * device.step,
+        digits=device.digits,
+        drift=device.drift,
+    )
+    return f"{code:0{device.digits}d}"
+
+
+def login_staff(client, user: User):
+    """Log a staff member in *with* a passed TOTP step (security.md AU4): the test
+    client gets a session as if password and code had been entered. Use it for
+    every test that is about what staff can do; use `client.force_login` for a
+    staff session that stopped after the password (it reaches only the TOTP
+    step). Returns the user's confirmed TOTP device (created if missing)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = make_totp_device(user)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
+
+
 def make_member(
     *,
     org: UnionOrg | None = None,

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from members.validators import id_check_char
-from tests.factories import make_member, make_user
+from tests.factories import login_staff, make_member, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def test_reviewer_admin_pages_show_no_clear_id_or_phone(
             codename__in=["view_member", "view_membershipapplication"],
         )
     )
-    client.force_login(city_reviewer)
+    login_staff(client, city_reviewer)
 
     pages = [
         "/admin/members/member/",

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_noop
 
 from members.actions.notifications import notification_enqueue
 from members.audit import audit_record
+from members.mfa import user_otp_verified
 from members.models import (
     AuditLog,
     DataRequest,
@@ -47,8 +48,10 @@ def member_sensitive_reveal(
     *, actor: User, member: Member, field: str, reason: str
 ) -> str:
     """Return one full value for a staff user with `members.view_sensitive` whose
-    subtree holds the member (security.md AC5). Every call writes an audit row,
-    a denied one included; the caller answers 403 on PermissionDenied."""
+    subtree holds the member (security.md AC5), in a session that passed the TOTP
+    step (AU4: `actor` is the request's user, carrying `is_verified()`). Every
+    call writes an audit row, a denied one included; the caller answers 403 on
+    PermissionDenied."""
     reason = (reason or "").strip()
     if field not in REVEALABLE_FIELDS:
         raise ApplicationError(MSG_REVEAL_FIELD, code="invalid_field")
@@ -59,7 +62,8 @@ def member_sensitive_reveal(
         and actor.org_id is not None
         and member.org.path.startswith(actor.org.path)
     )
-    allowed = in_scope and actor.has_perm("members.view_sensitive")
+    otp_verified = user_otp_verified(actor)
+    allowed = in_scope and actor.has_perm("members.view_sensitive") and otp_verified
     # Every attempt is audited, the denied ones included (security.md LG1, AC5).
     audit_record(
         action="member_reveal",
@@ -70,6 +74,7 @@ def member_sensitive_reveal(
         field=field,
         reason=reason,
         outcome=AuditLog.Outcome.SUCCESS if allowed else AuditLog.Outcome.DENIED,
+        detail={} if otp_verified else {"otp_verified": False},
     )
     if not allowed:
         raise PermissionDenied("没有查看完整个人信息的权限。")

@@ -64,16 +64,29 @@ def phone_page(page, live_server):
 
 @pytest.fixture
 def login_as(phone_page, live_server):
-    """Log a user in by injecting a session cookie (not the login journey)."""
+    """Log a user in by injecting a session cookie (not the login journey).
+
+    Staff sessions stop after the password unless `totp_verified=True`, which
+    also puts a passed TOTP step into the session (security.md AU4; the device is
+    created if missing). tests/e2e/test_staff_otp.py walks the real steps."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    def _login(user):
+    from tests.factories import make_totp_device
+
+    def _login(user, *, totp_verified: bool = False):
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        if totp_verified:
+            device = TOTPDevice.objects.filter(
+                user=user, confirmed=True
+            ).first() or make_totp_device(user)
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session.save()
         host = urlparse(live_server.url).hostname
         phone_page.context.add_cookies(

@@ -7,7 +7,7 @@ import pytest
 
 from members.models import Member, MembershipApplication
 from members.reference_data import seed_all
-from tests.factories import make_staff
+from tests.factories import make_staff, make_totp_device, totp_code
 from tests.members.factories import REVIEWER_PERMS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,6 +25,7 @@ def test_register_join_approve_and_see_the_card(
 
     nanshan = UnionOrg.objects.get(name="南山区总工会")
     reviewer = make_staff(org=nanshan, perms=REVIEWER_PERMS, username="rv_e2e")
+    device = make_totp_device(reviewer)
     page = phone_page
 
     # when: the worker registers with the SMS code
@@ -64,6 +65,9 @@ def test_register_join_approve_and_see_the_card(
     staff.locator("#id_username").fill("rv_e2e")
     staff.locator("#id_password").fill("correct horse battery staple")
     staff.locator("input[type=submit]").click()
+    staff.wait_for_url(re.compile(r"/admin/otp/"))  # second factor (AU4)
+    staff.locator("#id_token").fill(totp_code(device))
+    staff.locator("#otp-form input[type=submit]").click()
     staff.wait_for_url(re.compile(r"/admin/$"))
     staff.goto(live_server.url + "/admin/members/membershipapplication/")
     assert "王**" in staff.content()

@@ -11,7 +11,7 @@ from members.models import (
     MembershipApplication,
     MemberStatus,
 )
-from tests.factories import make_member, make_staff
+from tests.factories import login_staff, make_member, make_staff
 from tests.members.factories import (
     REVIEWER_PERMS,
     make_verified_user,
@@ -45,7 +45,7 @@ def _changelist(client, q=""):
 def test_nanshan_reviewer_sees_only_nanshan_applicants(
     client, rv_nanshan, futian_applicant, nanshan_applicant
 ):
-    client.force_login(rv_nanshan)
+    login_staff(client, rv_nanshan)
 
     response = _changelist(client)
 
@@ -61,7 +61,7 @@ def test_nanshan_reviewer_sees_only_nanshan_applicants(
 def test_nanshan_reviewer_cannot_find_futian_applicant_by_id_or_phone(
     client, rv_nanshan, futian_applicant
 ):
-    client.force_login(rv_nanshan)
+    login_staff(client, rv_nanshan)
 
     for term in (FUTIAN_ID, FUTIAN_PHONE, "赵六"):
         response = _changelist(client, term)
@@ -72,7 +72,7 @@ def test_nanshan_reviewer_cannot_find_futian_applicant_by_id_or_phone(
 def test_nanshan_reviewer_cannot_open_futian_change_page(
     client, rv_nanshan, futian_applicant
 ):
-    client.force_login(rv_nanshan)
+    login_staff(client, rv_nanshan)
     url = reverse(
         "admin:members_membershipapplication_change", args=[futian_applicant.pk]
     )
@@ -87,7 +87,7 @@ def test_nanshan_reviewer_cannot_open_futian_change_page(
 def test_futian_reviewer_finds_applicant_by_full_id_and_phone(
     client, rv_futian, futian_applicant
 ):
-    client.force_login(rv_futian)
+    login_staff(client, rv_futian)
 
     for term in (
         FUTIAN_ID,
@@ -108,7 +108,7 @@ def test_futian_reviewer_finds_applicant_by_full_id_and_phone(
 def test_reviewer_detail_shows_first_six_and_last_four(
     client, rv_futian, futian_applicant
 ):
-    client.force_login(rv_futian)
+    login_staff(client, rv_futian)
     url = reverse(
         "admin:members_membershipapplication_change", args=[futian_applicant.pk]
     )
@@ -123,7 +123,7 @@ def test_reviewer_detail_shows_first_six_and_last_four(
 def test_member_search_and_change_page_are_scoped(client, rv_nanshan, sz):
     futian_member = make_member(org=sz["440304_pool"], phone="13766667777")
     nanshan_member = make_member(org=sz["440305_pool"], phone="13766668888")
-    client.force_login(rv_nanshan)
+    login_staff(client, rv_nanshan)
 
     changelist = client.get(
         reverse("admin:members_member_changelist"), {"q": "13766667777"}, follow=True
@@ -140,7 +140,7 @@ def test_member_search_and_change_page_are_scoped(client, rv_nanshan, sz):
 
 
 def test_approve_action_calls_the_action(client, rv_futian, futian_applicant):
-    client.force_login(rv_futian)
+    login_staff(client, rv_futian)
 
     response = client.post(
         reverse("admin:members_membershipapplication_changelist"),
@@ -157,7 +157,7 @@ def test_approve_action_calls_the_action(client, rv_futian, futian_applicant):
 
 
 def test_reject_action_asks_for_a_reason_first(client, rv_futian, futian_applicant):
-    client.force_login(rv_futian)
+    login_staff(client, rv_futian)
     url = reverse("admin:members_membershipapplication_changelist")
     selection = {"action": "reject_selected", "_selected_action": [futian_applicant.pk]}
 
@@ -177,7 +177,7 @@ def test_reject_action_asks_for_a_reason_first(client, rv_futian, futian_applica
 def test_out_of_scope_approval_through_a_forged_post_changes_nothing(
     client, rv_nanshan, futian_applicant
 ):
-    client.force_login(rv_nanshan)
+    login_staff(client, rv_nanshan)
 
     client.post(
         reverse("admin:members_membershipapplication_changelist"),
@@ -207,7 +207,7 @@ def _reveal(client, member, field="id_number", reason="核对会员身份"):
 def test_reveal_with_permission_shows_value_and_writes_audit_row(
     client, rv_city, nanshan_member
 ):
-    client.force_login(rv_city)
+    login_staff(client, rv_city)
 
     response = _reveal(client, nanshan_member)
 
@@ -225,7 +225,7 @@ def test_reveal_with_permission_shows_value_and_writes_audit_row(
 def test_reveal_without_permission_is_403_and_logged_as_denied(
     client, rv_nanshan, nanshan_member
 ):
-    client.force_login(rv_nanshan)
+    login_staff(client, rv_nanshan)
 
     response = _reveal(client, nanshan_member, field="phone")
 
@@ -242,7 +242,7 @@ def test_reveal_outside_the_subtree_is_not_found(client, sz, nanshan_member):
     futian_sensitive = make_staff(
         org=sz["440304"], perms=(*REVIEWER_PERMS, "members.view_sensitive")
     )
-    client.force_login(futian_sensitive)
+    login_staff(client, futian_sensitive)
 
     response = _reveal(client, nanshan_member)
 
@@ -252,7 +252,7 @@ def test_reveal_outside_the_subtree_is_not_found(client, sz, nanshan_member):
 
 
 def test_reveal_needs_a_reason(client, rv_city, nanshan_member):
-    client.force_login(rv_city)
+    login_staff(client, rv_city)
 
     response = _reveal(client, nanshan_member, reason="")
 
@@ -265,16 +265,16 @@ def test_auditor_reads_audit_log_but_reviewer_cannot(client, sz, rv_nanshan):
     auditor = make_staff(org=sz["city"], perms=("members.view_auditlog_all",))
     url = reverse("admin:members_auditlog_changelist")
 
-    client.force_login(rv_nanshan)
+    login_staff(client, rv_nanshan)
     assert client.get(url).status_code == 403
-    client.force_login(auditor)
+    login_staff(client, auditor)
     assert client.get(url).status_code == 200
     assert client.get(reverse("admin:members_member_changelist")).status_code == 403
 
 
 def test_applications_list_hides_drafts(client, rv_nanshan, nanshan_applicant):
     MembershipApplication.objects.filter(pk=nanshan_applicant.pk).update(status="draft")
-    client.force_login(rv_nanshan)
+    login_staff(client, rv_nanshan)
 
     assert list(_changelist(client).context["cl"].result_list) == []
 
@@ -285,13 +285,13 @@ def test_member_change_page_masks_and_links_reveal_only_with_permission(
     url = reverse("admin:members_member_change", args=[nanshan_member.pk])
     reveal = reverse("admin:members_member_reveal", args=[nanshan_member.pk])
 
-    client.force_login(rv_nanshan)
+    login_staff(client, rv_nanshan)
     body = client.get(url).content.decode()
     assert "440305********1236" in body
     assert "440305199003071236" not in body and "13812340000" not in body
     assert reveal not in body
 
-    client.force_login(rv_city)
+    login_staff(client, rv_city)
     body = client.get(url).content.decode()
     assert reveal in body
     assert "440305199003071236" not in body

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from members.actions.notifications import NoticeSpec, notifications_enqueue_many
 from members.models import AuditLog, Notification, NotificationChannel
-from tests.factories import make_staff
+from tests.factories import login_staff, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -137,7 +137,7 @@ def test_member_toggles_reminder_sms_off_and_on(client, worker):
 def test_staff_without_member_record_see_inbox_but_no_toggle(client, nanshan):
     staff = make_staff(org=nanshan)
     inbox_rows(staff, 1)
-    client.force_login(staff)
+    login_staff(client, staff)
     html = client.get("/messages/").content.decode()
     assert "标题0" in html
     assert "receive_reminders" not in html
@@ -169,7 +169,7 @@ def test_admin_lists_dead_letters_with_count_scoped_to_org(
     Notification.objects.filter(dedupe_key__in=["n0", "n1", "f0"]).update(
         status="dead", last_error="SmsError: 503"
     )
-    client.force_login(reviewer_nanshan)
+    login_staff(client, reviewer_nanshan)
     html = client.get(
         "/admin/members/notification/?status__exact=dead"
     ).content.decode()
@@ -197,7 +197,7 @@ def test_admin_requeue_action_puts_dead_letters_back(client, worker, reviewer_na
     )
     row = Notification.objects.get()
     Notification.objects.update(status="dead", attempts=5)
-    client.force_login(reviewer_nanshan)
+    login_staff(client, reviewer_nanshan)
     client.post(
         "/admin/members/notification/",
         {"action": "requeue_dead", "_selected_action": [row.pk]},

@@ -12,6 +12,7 @@ from members.selectors.joining import (
     region_code_warnings,
     region_name,
 )
+from tests.factories import login_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,11 @@ def test_region_table_names_and_warnings(sz):
     )
 
 
-def test_org_admin_refuses_bad_credit_code_and_warns_on_soft_rules(admin_client, sz):
+def test_org_admin_refuses_bad_credit_code_and_warns_on_soft_rules(
+    client, admin_user, sz
+):
+    admin_client = client
+    login_staff(client, admin_user)
     url = reverse("admin:members_unionorg_add")
     data = {
         "name": "某某快递公司工会",

@@ -16,7 +16,7 @@ from members.models import (
     MembershipApplication,
     MemberStatus,
 )
-from tests.factories import make_platform
+from tests.factories import login_staff, make_platform
 from tests.members.factories import make_verified_user, submit_application
 
 pytestmark = pytest.mark.django_db
@@ -211,7 +211,7 @@ def test_withdrawal_request_processed_in_admin(client, worker_a, rv_nanshan):
     request = DataRequest.objects.get()
     assert request.org.name == "南山区新业态联合工会"
 
-    client.force_login(rv_nanshan)
+    login_staff(client, rv_nanshan)
     client.post(
         reverse("admin:members_datarequest_changelist"),
         {"action": "mark_done", "_selected_action": [request.pk]},
@@ -230,12 +230,12 @@ def test_refusing_a_request_needs_a_reason(client, worker_a, rv_nanshan, rv_futi
     url = reverse("admin:members_datarequest_changelist")
     selection = {"action": "refuse_selected", "_selected_action": [request.pk]}
 
-    client.force_login(rv_futian)  # another district: not even listed
+    login_staff(client, rv_futian)  # another district: not even listed
     client.post(url, {**selection, "apply": "1", "reason": "x"})
     request.refresh_from_db()
     assert request.status == "open"
 
-    client.force_login(rv_nanshan)
+    login_staff(client, rv_nanshan)
     client.post(url, {**selection, "apply": "1", "reason": ""})
     request.refresh_from_db()
     assert request.status == "open"

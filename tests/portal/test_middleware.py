@@ -2,6 +2,8 @@ import time
 
 import pytest
 
+from tests.factories import login_staff
+
 pytestmark = pytest.mark.django_db
 
 
@@ -30,7 +32,7 @@ def test_active_worker_session_survives(client, worker_user, monkeypatch):
 
 
 def test_staff_idle_limit_is_15_minutes(client, reviewer_nanshan, monkeypatch):
-    client.force_login(reviewer_nanshan)
+    login_staff(client, reviewer_nanshan)
     client.get("/admin/")
     real_time = time.time
     monkeypatch.setattr(time, "time", lambda: real_time() + 16 * 60)

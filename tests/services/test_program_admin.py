@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from members.models import Occupation
 from services.models import Enrollment, EnrollmentSource
-from tests.factories import make_staff
+from tests.factories import login_staff, make_staff
 from tests.services.conftest import make_person
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,7 @@ def people(programs, nanshan, futian):
 
 def test_enrollment_list_is_scoped_and_masked(client, people, nanshan):
     staff = make_staff(org=nanshan, perms=VIEW_PERMS)
-    client.force_login(staff)
+    login_staff(client, staff)
 
     response = client.get(reverse("admin:services_enrollment_changelist"))
 
@@ -55,7 +55,7 @@ def test_city_staff_sees_both_districts_and_can_filter_by_org(
     client, people, shenzhen, futian
 ):
     staff = make_staff(org=shenzhen, perms=VIEW_PERMS)
-    client.force_login(staff)
+    login_staff(client, staff)
     url = reverse("admin:services_enrollment_changelist")
 
     everything = client.get(url).content.decode()
@@ -67,7 +67,7 @@ def test_city_staff_sees_both_districts_and_can_filter_by_org(
 
 def test_foreign_enrollment_change_page_is_not_found(client, people, nanshan):
     staff = make_staff(org=nanshan, perms=VIEW_PERMS)
-    client.force_login(staff)
+    login_staff(client, staff)
     foreign = Enrollment.objects.get(member=people[1])
 
     response = client.get(
@@ -79,7 +79,7 @@ def test_foreign_enrollment_change_page_is_not_found(client, people, nanshan):
 
 def test_dashboard_shows_counts_and_a_chart(client, people, shenzhen):
     staff = make_staff(org=shenzhen, perms=VIEW_PERMS)
-    client.force_login(staff)
+    login_staff(client, staff)
 
     response = client.get(reverse("admin:services_enrollment_dashboard"))
 
@@ -94,7 +94,7 @@ def test_dashboard_shows_counts_and_a_chart(client, people, shenzhen):
 
 def test_dashboard_needs_permission(client, people, nanshan):
     staff = make_staff(org=nanshan)
-    client.force_login(staff)
+    login_staff(client, staff)
 
     response = client.get(reverse("admin:services_enrollment_dashboard"))
 
@@ -105,7 +105,7 @@ def test_program_change_page_has_rule_and_benefit_inlines(client, programs):
     from tests.factories import make_user
 
     admin_user = make_user(is_staff=True, is_superuser=True)
-    client.force_login(admin_user)
+    login_staff(client, admin_user)
 
     response = client.get(
         reverse("admin:services_program_change", args=[programs["e_road"].pk])
@@ -144,7 +144,7 @@ def test_staff_adds_a_program_with_an_age_rule_in_the_admin(client, programs):
     from services.models import EligibilityRule, Program
     from tests.factories import make_user
 
-    client.force_login(make_user(is_staff=True, is_superuser=True))
+    login_staff(client, make_user(is_staff=True, is_superuser=True))
     sponsor = programs["e_road"].sponsor_org
 
     response = client.post(
@@ -170,7 +170,7 @@ def test_admin_rejects_an_age_rule_without_bounds(client, programs):
     from services.models import Program
     from tests.factories import make_user
 
-    client.force_login(make_user(is_staff=True, is_superuser=True))
+    login_staff(client, make_user(is_staff=True, is_superuser=True))
     sponsor = programs["e_road"].sponsor_org
 
     response = client.post(

@@ -10,7 +10,7 @@ from members.models import AuditLog
 from services.actions.stations import problem_report_submit
 from services.models import Station, StationHours
 from services.resources import StationResource
-from tests.factories import make_staff
+from tests.factories import login_staff, make_staff
 from tests.services.stations_factories import make_station
 
 pytestmark = pytest.mark.django_db
@@ -47,18 +47,18 @@ def test_reports_reach_only_the_operating_union_subtree(
     url = "/admin/services/problemreport/"
 
     # when / then: each district sees its own; the city sees both
-    client.force_login(nanshan_staff)
+    login_staff(client, nanshan_staff)
     listing = client.get(url)
     assert list(listing.context["cl"].queryset) == [nanshan_report]
     assert "138****5678" in listing.content.decode()
     assert "13812345678" not in listing.content.decode()
     assert client.get(f"{url}{futian_report.pk}/change/").status_code == 302
 
-    client.force_login(futian_staff)
+    login_staff(client, futian_staff)
     assert list(client.get(url).context["cl"].queryset) == [futian_report]
     assert client.get(f"{url}{nanshan_report.pk}/change/").status_code == 302
 
-    client.force_login(city_staff)
+    login_staff(client, city_staff)
     assert set(client.get(url).context["cl"].queryset) == {
         nanshan_report,
         futian_report,
@@ -67,7 +67,7 @@ def test_reports_reach_only_the_operating_union_subtree(
 
 def test_resolve_action_resolves_once_and_audits(client, nanshan, nanshan_report):
     staff = make_staff(org=nanshan, username="ns", perms=REPORT_PERMS)
-    client.force_login(staff)
+    login_staff(client, staff)
 
     response = client.post(
         "/admin/services/problemreport/",
@@ -85,7 +85,7 @@ def test_resolve_action_cannot_touch_another_unions_report(
     client, nanshan, futian_report
 ):
     staff = make_staff(org=nanshan, username="ns", perms=REPORT_PERMS)
-    client.force_login(staff)
+    login_staff(client, staff)
 
     client.post(
         "/admin/services/problemreport/",
@@ -109,7 +109,7 @@ def test_needs_review_filter_flags_stale_and_complained_stations(
     complained.last_verified_at = today
     complained.save()
     staff = make_staff(org=nanshan, username="ns", perms=STATION_PERMS)
-    client.force_login(staff)
+    login_staff(client, staff)
 
     flagged = client.get("/admin/services/station/?needs_review=yes")
     fine = client.get("/admin/services/station/?needs_review=no")
@@ -123,7 +123,7 @@ def test_amenity_and_county_filters(client, nanshan, futian):
     make_station(name="plain", org=nanshan)
     futian_station = make_station(org=futian, county_code="440304")
     staff = make_staff(org=nanshan.parent, username="city", perms=STATION_PERMS)
-    client.force_login(staff)
+    login_staff(client, staff)
 
     by_amenity = client.get("/admin/services/station/?amenity=aed")
     by_county = client.get("/admin/services/station/?county_code=440304")
@@ -232,7 +232,7 @@ def test_csv_import_by_district_staff_cannot_target_another_union(nanshan, futia
 
 def test_admin_import_preview_shows_row_errors(client, nanshan):
     staff = make_staff(org=nanshan, username="ns", perms=STATION_PERMS)
-    client.force_login(staff)
+    login_staff(client, staff)
     csv = _dataset({**GOOD, "org_id": str(nanshan.pk), "hours": "mon 8-20"}).csv
     from django.core.files.uploadedfile import SimpleUploadedFile
 

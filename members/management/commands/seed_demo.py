@@ -49,7 +49,33 @@ class Command(BaseCommand):
                 f"  {item.role:<28} {item.login:<22} {item.password:<20}"
                 f" {base}{item.url}"
             )
+        self._print_totp(logins)
         self.stdout.write("")
         self.stdout.write(
             f"  Home: {base}/    Admin: {base}/admin/    Health: {base}/healthz"
         )
+
+    def _print_totp(self, logins: list[DemoLogin]) -> None:
+        """Staff logins end with a TOTP code (security.md AU4)."""
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from members.demo import demo_totp_secret
+        from members.models import User
+
+        usernames = list(dict.fromkeys(item.login for item in logins))
+        staff = User.objects.filter(username__in=usernames, is_staff=True)
+        staff = [u for u in staff if TOTPDevice.objects.filter(user=u).exists()]
+        if not staff:
+            return
+        self.stdout.write("")
+        self.stdout.write(
+            self.style.SUCCESS("Staff logins then ask for a 6-digit TOTP code:")
+        )
+        self.stdout.write(
+            "  python manage.py demo_totp <username>    prints the current code, or add"
+        )
+        self.stdout.write(
+            "  the secret to an authenticator app (TOTP, SHA1, 6 digits, 30 s):"
+        )
+        for user in sorted(staff, key=lambda u: u.username):
+            self.stdout.write(f"  {user.username:<22} {demo_totp_secret(user)}")

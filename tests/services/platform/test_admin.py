@@ -7,6 +7,7 @@ import io
 import pytest
 
 from services.models import EnrollmentBatch
+from tests.factories import login_staff
 from tests.services.platform.builders import csv_bytes, rider_row
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def test_city_staff_sees_progress_counts_and_errors(
     client, city_reviewer, finished_batch
 ):
     city_reviewer.is_superuser = False
-    client.force_login(city_reviewer)
+    login_staff(client, city_reviewer)
     base = f"/admin/services/enrollmentbatch/{finished_batch.pk}"
     from django.contrib.auth.models import Permission
 
@@ -58,7 +59,7 @@ def test_running_batch_polls_every_two_seconds(client, city_reviewer, finished_b
     city_reviewer.user_permissions.add(
         Permission.objects.get(codename="view_enrollmentbatch")
     )
-    client.force_login(city_reviewer)
+    login_staff(client, city_reviewer)
     response = client.get(
         f"/admin/services/enrollmentbatch/{finished_batch.pk}/progress/"
     )
@@ -72,7 +73,7 @@ def test_district_staff_cannot_see_batches(client, reviewer_nanshan, finished_ba
     reviewer_nanshan.user_permissions.add(
         Permission.objects.get(codename="view_enrollmentbatch")
     )
-    client.force_login(reviewer_nanshan)
+    login_staff(client, reviewer_nanshan)
     base = f"/admin/services/enrollmentbatch/{finished_batch.pk}"
     assert client.get(f"{base}/progress/").status_code == 404
     assert client.get(f"{base}/errors.csv").status_code == 404

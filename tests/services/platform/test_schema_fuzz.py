@@ -16,6 +16,7 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from tests.factories import login_staff
 from tests.services.platform.builders import csv_bytes, rider_row
 
 SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
@@ -142,7 +143,7 @@ def test_beta_cannot_reach_any_of_alphas_objects(
 def test_swagger_page_has_no_inline_script(client, city_reviewer):
     import re
 
-    client.force_login(city_reviewer)
+    login_staff(client, city_reviewer)
     html = client.get("/api/docs/").content.decode()
     scripts = re.findall(r"<script([^>]*)>", html)
     assert scripts and all("src=" in attrs for attrs in scripts)

@@ -156,6 +156,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time; IMMEDIATE makes writers queue instead of failing late.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Hot read paths PREPARE their SQL once per PostgreSQL connection. Session-level
+# statements do not survive PgBouncer in transaction mode: off with it.
+DB_PREPARED_STATEMENTS = envbool(
+    "DB_PREPARED_STATEMENTS",
+    "False" if envbool("DB_DISABLE_SERVER_SIDE_CURSORS", "False") else "True",
+)
 
 # --- Cache and Celery ---
 REDIS_URL = os.getenv("REDIS_URL", "")

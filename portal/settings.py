@@ -104,6 +104,9 @@ MIDDLEWARE = [
     "portal.middleware.HttpsOnlyApiMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.RequestContextMiddleware",
+    # GET /api/v1/stations/ is answered here, before sessions/CSRF/auth/CSP/axes:
+    # a public anonymous read (services/middleware.py; same code as the DRF view).
+    "services.middleware.StationsApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

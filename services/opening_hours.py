@@ -105,7 +105,7 @@ def status_label(status: OpenStatus, at: datetime) -> str:
 
 def _when(moment: datetime, today: date) -> str:
     days = (moment.date() - today).days
-    hm = f"{moment:%H:%M}"
+    hm = f"{moment.hour:02d}:{moment.minute:02d}"
     if days == 0:
         return hm if moment.time() != time(0, 0) else "24:00"
     if days == 1:

@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import (
     BooleanField,
     Count,
@@ -231,18 +231,18 @@ def _nearby_statement(
     # Only constants and fixed column names go into the text; values are parameters.
     text = f"""WITH top AS (
   SELECT s.id, {_HAVERSINE} AS distance_km, {is_open} AS is_open, s.name,
-         s.address, s.operator_name, o.name AS org_name, s.latitude, s.longitude,
+         s.address, s.operator_name, s.org_id, s.latitude, s.longitude,
          s.is_24h, s.star_level, s.phone, {_AMENITY_MASK} AS amenity_mask
-  FROM {_S} s LEFT JOIN {_O} o ON o.id = s.org_id
+  FROM {_S} s
   WHERE {" AND ".join(where)}
   ORDER BY {order}
   LIMIT {{limit}}
 )
-SELECT 0, id, distance_km, is_open, name, address, operator_name, org_name,
-       latitude, longitude, is_24h, star_level, phone, amenity_mask,
-       CAST(NULL AS smallint), CAST(NULL AS date), CAST(NULL AS boolean),
-       CAST(NULL AS time), CAST(NULL AS time)
-FROM top
+SELECT 0, t.id, t.distance_km, t.is_open, t.name, t.address, t.operator_name,
+       o.name, t.latitude, t.longitude, t.is_24h, t.star_level, t.phone,
+       t.amenity_mask, CAST(NULL AS smallint), CAST(NULL AS date),
+       CAST(NULL AS boolean), CAST(NULL AS time), CAST(NULL AS time)
+FROM top t LEFT JOIN {_O} o ON o.id = t.org_id
 UNION ALL
 SELECT 1, h.station_id, {_NULLS}, h.weekday, NULL, NULL, h.opens, h.closes
 FROM {_H} h WHERE h.station_id IN (SELECT id FROM top)
@@ -262,6 +262,26 @@ _MAX_PREPARED = 32
 
 def _run(statement: _Statement, values: dict) -> list[tuple]:
     conn = connection
+    # With CONN_HEALTH_CHECKS Django spends a round trip (SELECT 1) on the first
+    # query of every request. This read is idempotent, so outside a transaction
+    # it skips that check and instead retries once on a fresh connection if the
+    # reused one turns out to be dead.
+    optimistic = (
+        conn.connection is not None
+        and conn.health_check_enabled
+        and not conn.health_check_done
+        and not conn.in_atomic_block
+    )
+    if optimistic:
+        conn.health_check_done = True
+        try:
+            return _execute(conn, statement, values)
+        except (OperationalError, InterfaceError):
+            conn.close()
+    return _execute(conn, statement, values)
+
+
+def _execute(conn, statement: _Statement, values: dict) -> list[tuple]:
     with conn.cursor() as cur:
         if conn.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
             name = _prepared_name(conn, cur, statement)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import string
 
 from services.geo import gcj02_to_bd09, wgs84_to_gcj02
 
@@ -15,6 +15,17 @@ def amap_url(*, lat: float, lng: float, name: str) -> str:
 def baidu_url(*, lat: float, lng: float, name: str, address: str = "") -> str:
     """Baidu map marker (BD-09 lat/lng)."""
     return map_links(lat=lat, lng=lng, name=name, address=address)[1]
+
+
+# urllib.parse.quote(text, safe="") as one str.translate over the UTF-8 bytes
+# (same output, a fraction of the cost: this runs for every row of the API).
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "_.-~")
+_QUOTE = {i: chr(i) if chr(i) in _UNRESERVED else f"%{i:02X}" for i in range(256)}
+
+
+def quote(text: str, safe: str = "") -> str:
+    assert safe == ""  # noqa: S101 - only the fully escaped form is provided
+    return text.encode().decode("latin-1").translate(_QUOTE)
 
 
 def map_links(

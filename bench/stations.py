@@ -1,22 +1,32 @@
 """Nearest-station benchmark (issue #7).
 
 186,000 stations spread over China go straight into a dedicated PostgreSQL
-database with COPY; 1,000 random query points (mostly in cities, some anywhere)
-then ask for the 10 nearest within 5 km:
+database with COPY (once; later runs reuse it); 1,000 random query points (mostly
+in cities, some anywhere) then ask for the 10 nearest within 5 km:
 
-* SQL: the selector's own query (bounding box on the (latitude, longitude) index,
-  haversine in SQL, ORDER BY distance LIMIT 10), compiled once per point outside
-  the timer; the timer covers execute + fetch. The full ORM call (compile, execute,
-  build model objects) is reported beside it.
+* SQL: the API's own statement (services.selectors.stations.nearby_stations: the
+  10 nearest through the (lat_cell, longitude, latitude) index, haversine in SQL,
+  plus their weekly hours and holidays in the same round trip), PREPAREd once and
+  EXECUTEd as the app does. Timed as execute + fetch from Python, as PostgreSQL's
+  own execution time (EXPLAIN ANALYZE, TIMING OFF), and as the whole
+  nearby_stations() call; the same with open_now=True.
 * Naive Python scan (the reference): all coordinates in a Python list, haversine
   over every row, keep the 10 nearest within 5 km. Run on a bounded sample.
-* HTTP: GET /api/v1/stations/ against gunicorn started here on a local port
-  (2 workers x 4 threads, Redis cache for the throttle), 20 concurrent keep-alive
-  clients sharing the 1,000 points; gunicorn is stopped afterwards.
+* Request CPU in process: the WSGI handler called directly, process time per
+  request (load-independent, unlike wall time).
+* HTTP: GET /api/v1/stations/ against gunicorn started here (default: sync
+  worker class, 3 workers; Redis for the throttle), 20 closed-loop keep-alive
+  connections from wrk (C, one thread, a Lua script cycling through the 1,000
+  points; p50/p95/p99 from wrk's histogram) after a 3 s warm-up; the asyncio
+  Python client is the fallback when wrk is missing (--python-client forces it).
+  No response cache anywhere: every request runs the query.
 
-Usage:  .venv/bin/python bench/stations.py [--stations 186000] [--queries 1000]
+Usage:  flock /tmp/heavy.lock .venv/bin/python bench/stations.py
+        [--stations 186000] [--queries 1000] [--seconds 20] [--clients 20]
+        [--workers 3] [--worker-class sync|gthread] [--threads 2]
+        [--skip-sql] [--skip-http] [--python-client]
         [--db-url postgres://postgres@127.0.0.1:5432/portal_bench_stations]
-        [--redis-url redis://127.0.0.1:6379/3] [--port 8103]
+        [--redis-url redis://127.0.0.1:6379/1] [--port 8310]
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import io
 import math
 import os
 import random
+import resource
 import shutil
 import signal
 import statistics
@@ -454,6 +465,65 @@ def _python_load(port: int, paths, *, clients: int) -> dict:
     }
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    """utime + stime of a process in seconds (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(ppid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def _named(name: str) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == name:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def _cpu_snapshot(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of gunicorn (master + workers), this database's
+    PostgreSQL backends, redis-server (shared with other users of the box) and
+    the finished children of this process (wrk)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        backends = [r[0] for r in cur.fetchall()]
+    return {
+        "gunicorn": sum(map(_proc_cpu, [server_pid, *_children(server_pid)])),
+        "postgres": sum(map(_proc_cpu, backends)),
+        "redis": sum(map(_proc_cpu, _named("redis-server"))),
+        "load generator": sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]),
+    }
+
+
 def gunicorn_command(port: int, args) -> list[str]:
     cmd = [
         str(ROOT / ".venv/bin/gunicorn"),
@@ -486,10 +556,18 @@ def bench_http(points, *, port: int, args, env: dict) -> dict:
         use_wrk = WRK and not args.python_client
         if use_wrk:
             _wrk(port, paths, clients=args.clients, seconds=3)  # warm-up
+            before = _cpu_snapshot(server.pid)
             result = _wrk(port, paths, clients=args.clients, seconds=args.seconds)
         else:
             asyncio.run(_load(port, paths[:200], args.clients))  # warm-up
+            before = _cpu_snapshot(server.pid)
+            cpu0 = time.process_time()
             result = _python_load(port, paths, clients=args.clients)
+            before["load generator"] -= time.process_time() - cpu0
+        after = _cpu_snapshot(server.pid)
+        result["cpu_ms"] = {
+            k: (after[k] - before[k]) * 1000 / max(1, result["requests"]) for k in after
+        }
         result["load"] = os.getloadavg()
     finally:
         server.send_signal(signal.SIGTERM)
@@ -602,6 +680,11 @@ def main() -> None:
             f"requests: p50 {http['p50']:.2f} ms  p95 {http['p95']:.2f} ms  "
             f"p99 {http['p99']:.2f} ms  {http['rps']:.0f} req/s  "
             f"errors/non-2xx: {http['errors']}  load {http['load']}"
+        )
+        print(
+            "CPU per request during the run (ms): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in http["cpu_ms"].items())
+            + f"; total {sum(http['cpu_ms'].values()):.3f}"
         )
     print(f"load average at the end: {os.getloadavg()}")
     if not args.skip_sql:

@@ -81,8 +81,9 @@ def rate_limit_wait(*, scope: str, ident: str, rate: str) -> int | None:
     weight = 1.0 - elapsed / period
     if count + prev * weight <= limit:
         return None
-    if count >= limit or prev == 0:
-        wait = period - elapsed  # this window is full: wait for the next one
-    else:  # wait until enough of the previous window has slid out
-        wait = period * (1.0 - (limit - count) / prev) - elapsed
+    if count + 1 <= limit and prev:
+        # room in this window once enough of the previous one has slid out
+        wait = period * (1.0 - (limit - count - 1) / prev) - elapsed
+    else:  # next window, where this window's count is the one sliding out
+        wait = (period - elapsed) + period * max(0.0, 1.0 - (limit - 1) / count)
     return max(1, math.ceil(wait))

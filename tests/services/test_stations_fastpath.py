@@ -231,7 +231,7 @@ def test_throttle_answers_429_with_retry_after_and_is_shared_with_drf(
 
     assert codes == [200, 200]
     assert limited.status_code == 429
-    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert 1 <= int(limited["Retry-After"]) <= 120  # < two windows
     assert "detail" in limited.json()
     assert via_drf.status_code == 429  # same counter for the same client IP
     assert via_drf["Retry-After"]

@@ -161,9 +161,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Hot read paths PREPARE their SQL once per PostgreSQL connection. Session-level
 # statements do not survive PgBouncer in transaction mode: off with it.
-DB_PREPARED_STATEMENTS = envbool(
-    "DB_PREPARED_STATEMENTS",
-    "False" if envbool("DB_DISABLE_SERVER_SIDE_CURSORS", "False") else "True",
+DB_PREPARED_STATEMENTS = (
+    envbool("DB_PREPARED_STATEMENTS", "")
+    if os.getenv("DB_PREPARED_STATEMENTS")
+    else not envbool("DB_DISABLE_SERVER_SIDE_CURSORS", "False")
 )
 
 # --- Cache and Celery ---

@@ -424,3 +424,15 @@ def test_a_dead_reused_connection_is_retried_once_instead_of_health_checked(
     assert len(rows) == 1
     assert len(calls) == 2
     assert calls[1] is None  # closed, reconnected on the retry
+
+
+@pytest.mark.parametrize("hour", [1, 9, 21, 23])
+def test_the_queryset_open_now_uses_the_same_rules(stations, hour):
+    at = FRI_2130.replace(hour=hour)
+
+    raw = selectors.nearby_stations(lat=LAT, lng=LNG, open_now=True, at=at)
+    orm = selectors.station_nearby_queryset(lat=LAT, lng=LNG, open_now=True, at=at)
+    first = selectors.station_nearby_queryset(lat=LAT, lng=LNG, open_first=True, at=at)
+
+    assert [s.pk for s in orm] == [r.id for r in raw]
+    assert [s.pk for s in first][: len(raw)] == [r.id for r in raw]

@@ -1,22 +1,32 @@
 """Nearest-station benchmark (issue #7).
 
 186,000 stations spread over China go straight into a dedicated PostgreSQL
-database with COPY; 1,000 random query points (mostly in cities, some anywhere)
-then ask for the 10 nearest within 5 km:
+database with COPY (once; later runs reuse it); 1,000 random query points (mostly
+in cities, some anywhere) then ask for the 10 nearest within 5 km:
 
-* SQL: the selector's own query (bounding box on the (latitude, longitude) index,
-  haversine in SQL, ORDER BY distance LIMIT 10), compiled once per point outside
-  the timer; the timer covers execute + fetch. The full ORM call (compile, execute,
-  build model objects) is reported beside it.
+* SQL: the API's own statement (services.selectors.stations.nearby_stations: the
+  10 nearest through the (lat_cell, longitude, latitude) index, haversine in SQL,
+  plus their weekly hours and holidays in the same round trip), PREPAREd once and
+  EXECUTEd as the app does. Timed as execute + fetch from Python, as PostgreSQL's
+  own execution time (EXPLAIN ANALYZE, TIMING OFF), and as the whole
+  nearby_stations() call; the same with open_now=True.
 * Naive Python scan (the reference): all coordinates in a Python list, haversine
   over every row, keep the 10 nearest within 5 km. Run on a bounded sample.
-* HTTP: GET /api/v1/stations/ against gunicorn started here on a local port
-  (2 workers x 4 threads, Redis cache for the throttle), 20 concurrent keep-alive
-  clients sharing the 1,000 points; gunicorn is stopped afterwards.
+* Request CPU in process: the WSGI handler called directly, process time per
+  request (load-independent, unlike wall time).
+* HTTP: GET /api/v1/stations/ against gunicorn started here (default: sync
+  worker class, 3 workers; Redis for the throttle), 20 closed-loop keep-alive
+  connections from wrk (C, one thread, a Lua script cycling through the 1,000
+  points; p50/p95/p99 from wrk's histogram) after a 3 s warm-up; the asyncio
+  Python client is the fallback when wrk is missing (--python-client forces it).
+  No response cache anywhere: every request runs the query.
 
-Usage:  .venv/bin/python bench/stations.py [--stations 186000] [--queries 1000]
+Usage:  flock /tmp/heavy.lock .venv/bin/python bench/stations.py
+        [--stations 186000] [--queries 1000] [--seconds 20] [--clients 20]
+        [--workers 3] [--worker-class sync|gthread] [--threads 2]
+        [--skip-sql] [--skip-http] [--python-client]
         [--db-url postgres://postgres@127.0.0.1:5432/portal_bench_stations]
-        [--redis-url redis://127.0.0.1:6379/3] [--port 8103]
+        [--redis-url redis://127.0.0.1:6379/1] [--port 8310]
 """
 
 from __future__ import annotations
@@ -27,10 +37,13 @@ import io
 import math
 import os
 import random
+import resource
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -52,6 +65,7 @@ BENCH_ENV = {
     "DJANGO_SETTINGS_MODULE": "portal.settings",
 }
 
+WRK = shutil.which("wrk")
 CHINA_LAT = (20.0, 45.0)
 CHINA_LNG = (100.0, 122.0)
 CITY_COUNT = 400
@@ -187,40 +201,65 @@ def query_points(n: int, rng: random.Random, centres) -> list[tuple[float, float
     return points
 
 
-def bench_sql(points) -> dict:
+def _statement_values(lat: float, lng: float, **kw):
+    """The statement and parameter values nearby_stations() would send."""
+    from services.selectors import stations as sel
+
+    captured = {}
+
+    def capture(statement, values):
+        captured["statement"], captured["values"] = statement, values
+        return []
+
+    real = sel._run
+    sel._run = capture
+    try:
+        sel.nearby_stations(lat=lat, lng=lng, radius_km=5, limit=10, **kw)
+    finally:
+        sel._run = real
+    return captured["statement"], captured["values"]
+
+
+def _inline(statement, values) -> str:
+    """The statement with literal values (for EXPLAIN; psycopg quotes them)."""
     from django.db import connection
 
-    from services.selectors.stations import station_nearby_queryset
-
-    sql_ms, orm_ms, found = [], [], []
     with connection.cursor() as cur:
-        for lat, lng in points:
-            qs = station_nearby_queryset(lat=lat, lng=lng, radius_km=5)[:10]
-            sql, params = qs.query.sql_with_params()
-            t0 = time.perf_counter()
-            cur.execute(sql, params)
-            rows = cur.fetchall()
-            sql_ms.append((time.perf_counter() - t0) * 1000)
-            found.append(len(rows))
-        for lat, lng in points:
-            t0 = time.perf_counter()
-            list(station_nearby_queryset(lat=lat, lng=lng, radius_km=5)[:10])
-            orm_ms.append((time.perf_counter() - t0) * 1000)
-        # Server-side execution time, immune to client scheduling on a busy box.
-        server_ms = []
-        for lat, lng in points:
-            qs = station_nearby_queryset(lat=lat, lng=lng, radius_km=5)[:10]
-            sql, params = qs.query.sql_with_params()
-            cur.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + sql, params)
+        return cur.mogrify(statement.sql, [values[n] for n in statement.names]).decode()
+
+
+def bench_sql(points) -> dict:
+    """The API's own query: 10 nearest within 5 km plus their weekly hours and
+    holidays, one round trip, PREPAREd once on this connection (as in the app).
+    Timed as execute + fetch from Python, as PostgreSQL's execution time, and as
+    the whole nearby_stations() call (parameters, query, open status in Python)."""
+    from django.db import connection
+
+    from services.selectors import stations as sel
+
+    sql_ms, call_ms, server_ms, found = [], [], [], []
+    prepared = [_statement_values(lat, lng) for lat, lng in points]
+    for statement, values in prepared:  # PREPARE + warm the plan cache
+        sel._execute(connection, statement, values)
+    for statement, values in prepared:
+        t0 = time.perf_counter()
+        rows = sel._execute(connection, statement, values)
+        sql_ms.append((time.perf_counter() - t0) * 1000)
+        found.append(sum(1 for r in rows if r[0] == 0))
+    for lat, lng in points:
+        t0 = time.perf_counter()
+        sel.nearby_stations(lat=lat, lng=lng, radius_km=5, limit=10)
+        call_ms.append((time.perf_counter() - t0) * 1000)
+    with connection.cursor() as cur:
+        for statement, values in prepared:
+            sql = _inline(statement, values)
+            cur.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + sql)
             server_ms.append(cur.fetchone()[0][0]["Execution Time"])
-        lat, lng = points[0]
-        qs = station_nearby_queryset(lat=lat, lng=lng, radius_km=5)[:10]
-        sql, params = qs.query.sql_with_params()
-        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + _inline(*prepared[0]))
         plan = "\n".join(r[0] for r in cur.fetchall())
     return {
         "sql": sql_ms,
-        "orm": orm_ms,
+        "call": call_ms,
         "server": server_ms,
         "found": found,
         "plan": plan,
@@ -228,35 +267,23 @@ def bench_sql(points) -> dict:
 
 
 def bench_open_now(points) -> dict:
-    """The same search with open_now=True (correlated EXISTS over the hours and
-    holidays of the stations inside the box only)."""
+    """The same search with open_now=True (Fri 23:30): the open-now EXISTS run
+    only for the stations inside the box."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from django.db import connection
 
-    from services.selectors.stations import station_nearby_queryset
-
     at = datetime(2025, 1, 3, 23, 30, tzinfo=ZoneInfo("Asia/Shanghai"))  # Fri night
     server_ms, found = [], []
     with connection.cursor() as cur:
         for lat, lng in points:
-            qs = station_nearby_queryset(
-                lat=lat, lng=lng, radius_km=5, open_now=True, at=at
-            )[:10]
-            sql, params = qs.query.sql_with_params()
-            cur.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + sql, params)
+            sql = _inline(*_statement_values(lat, lng, open_now=True, at=at))
+            cur.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + sql)
             server_ms.append(cur.fetchone()[0][0]["Execution Time"])
-            cur.execute(sql, params)
-            found.append(len(cur.fetchall()))
-        lat, lng = points[0]
-        qs = station_nearby_queryset(
-            lat=lat, lng=lng, radius_km=5, open_now=True, at=at
-        )
-        sql, params = qs[:10].query.sql_with_params()
-        cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql, params)
-        plan = "\n".join(r[0] for r in cur.fetchall())
-    return {"server": server_ms, "found": found, "plan": plan}
+            cur.execute(sql)
+            found.append(sum(1 for r in cur.fetchall() if r[0] == 0))
+    return {"server": server_ms, "found": found}
 
 
 def bench_naive(points, sample: int) -> list[float]:
@@ -281,11 +308,10 @@ def bench_naive(points, sample: int) -> list[float]:
     return out
 
 
-async def _client(port: int, points, latencies: list[float], errors: list[str]):
+async def _client(port: int, paths, latencies: list[float], errors: list[str]):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        for lat, lng in points:
-            path = f"/api/v1/stations/?lat={lat:.6f}&lng={lng:.6f}&radius_km=5&limit=10"
+        for path in paths:
             request = (
                 f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 "Connection: keep-alive\r\n\r\n"
@@ -316,62 +342,233 @@ async def _client(port: int, points, latencies: list[float], errors: list[str]):
         writer.close()
 
 
-async def _load(
-    port: int, points, clients: int
-) -> tuple[list[float], list[str], float]:
+async def _load(port: int, paths, clients: int):
     latencies: list[float] = []
     errors: list[str] = []
-    shards = [points[i::clients] for i in range(clients)]
+    shards = [paths[i::clients] for i in range(clients)]
     t0 = time.perf_counter()
     await asyncio.gather(*(_client(port, s, latencies, errors) for s in shards))
     return latencies, errors, time.perf_counter() - t0
 
 
-def bench_handler_cpu(points, sample: int = 200) -> list[float]:
-    """CPU time of the whole Django request (middleware, view, ORM, JSON) in this
-    process, per request: unlike wall time, it barely moves with machine load."""
-    from django.test import Client
-    from django.test.utils import override_settings
+def api_path(lat: float, lng: float) -> str:
+    return f"/api/v1/stations/?lat={lat:.6f}&lng={lng:.6f}&radius_km=5&limit=10"
 
-    with override_settings(ALLOWED_HOSTS=["testserver"]):
-        client = Client()
-        out = []
-        for lat, lng in points[:sample]:
-            url = f"/api/v1/stations/?lat={lat:.6f}&lng={lng:.6f}&radius_km=5&limit=10"
-            t0 = time.process_time()
-            response = client.get(url)
-            out.append((time.process_time() - t0) * 1000)
-            assert response.status_code == 200, response.status_code
+
+def bench_handler_cpu(points, sample: int = 1000) -> list[float]:
+    """CPU time of the whole Django request (WSGI handler, middleware, throttle,
+    query, JSON) in this process, per request: unlike wall time it barely moves
+    with machine load."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+
+    def environ(path: str) -> dict:
+        path_info, _, query = path.partition("?")
+        return {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path_info,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "127.0.0.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.url_scheme": "http",
+        }
+
+    statuses = []
+    out = []
+    paths = [api_path(lat, lng) for lat, lng in points[:sample]]
+    for path in paths[:50]:  # warm-up
+        b"".join(handler(environ(path), lambda s, h: statuses.append(s)))
+    for path in paths:
+        t0 = time.process_time()
+        body = handler(environ(path), lambda s, h: statuses.append(s))
+        b"".join(body)
+        body.close()
+        out.append((time.process_time() - t0) * 1000)
+    bad = [s for s in statuses if not s.startswith("200")]
+    assert not bad, bad[:3]
     return out
 
 
-def bench_http(points, *, port: int, clients: int, env: dict) -> dict:
+WRK_SCRIPT = """
+paths = {%s}
+i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WRK %%d %%d %%d %%.3f %%.3f %%.3f %%.3f\\n",
+    summary.requests, summary.errors.status + summary.errors.connect
+      + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.duration, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000, latency.mean / 1000))
+end
+"""
+
+
+def _wrk(port: int, paths, *, clients: int, seconds: int) -> dict:
+    """wrk (C, one thread) as the closed-loop load: `clients` connections, each
+    sending its next request when the previous answer arrived, cycling through
+    the query points. Latency percentiles come from wrk's own histogram."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT % ", ".join(f'"{p}"' for p in paths))
+        script = f.name
+    try:
+        out = subprocess.run(  # noqa: S603
+            [
+                WRK,
+                "-t1",
+                f"-c{clients}",
+                f"-d{seconds}s",
+                "--timeout",
+                "5s",
+                "-s",
+                script,
+                f"http://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script)
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    n, errors, micros, p50, p95, p99, mean = line.split()[1:]
+    return {
+        "requests": int(n),
+        "errors": int(errors),
+        "rps": int(n) / (int(micros) / 1e6),
+        "p50": float(p50),
+        "p95": float(p95),
+        "p99": float(p99),
+        "mean": float(mean),
+        "tool": "wrk",
+    }
+
+
+def _python_load(port: int, paths, *, clients: int) -> dict:
+    latencies, errors, elapsed = asyncio.run(_load(port, paths, clients))
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "rps": len(latencies) / elapsed,
+        "p50": pct(latencies, 50),
+        "p95": pct(latencies, 95),
+        "p99": pct(latencies, 99),
+        "mean": statistics.mean(latencies),
+        "tool": "python asyncio",
+    }
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    """utime + stime of a process in seconds (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(ppid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def _named(name: str) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == name:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def _cpu_snapshot(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of gunicorn (master + workers), this database's
+    PostgreSQL backends, redis-server (shared with other users of the box) and
+    the finished children of this process (wrk)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        backends = [r[0] for r in cur.fetchall()]
+    return {
+        "gunicorn": sum(map(_proc_cpu, [server_pid, *_children(server_pid)])),
+        "postgres": sum(map(_proc_cpu, backends)),
+        "redis": sum(map(_proc_cpu, _named("redis-server"))),
+        "load generator": sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]),
+    }
+
+
+def gunicorn_command(port: int, args) -> list[str]:
     cmd = [
         str(ROOT / ".venv/bin/gunicorn"),
         "portal.wsgi:application",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "2",
-        "--threads",
-        "4",
+        str(args.workers),
         "--worker-class",
-        "gthread",
-        "--keep-alive",
-        "30",
+        args.worker_class,
         "--log-level",
         "warning",
     ]
+    if args.worker_class == "gthread":
+        cmd += ["--threads", str(args.threads), "--keep-alive", "30"]
+    return cmd
+
+
+def bench_http(points, *, port: int, args, env: dict) -> dict:
+    cmd = gunicorn_command(port, args)
     server = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603
+    paths = [api_path(lat, lng) for lat, lng in points]
     try:
         for _ in range(100):  # wait up to 10 s for the port
             try:
-                asyncio.run(_load(port, points[:4], 1))
+                asyncio.run(_load(port, paths[:4], 1))
                 break
             except OSError:
                 time.sleep(0.1)
-        asyncio.run(_load(port, points[:200], clients))  # warm-up, not measured
-        latencies, errors, elapsed = asyncio.run(_load(port, points, clients))
+        use_wrk = WRK and not args.python_client
+        if use_wrk:
+            _wrk(port, paths, clients=args.clients, seconds=3)  # warm-up
+            before = _cpu_snapshot(server.pid)
+            result = _wrk(port, paths, clients=args.clients, seconds=args.seconds)
+        else:
+            asyncio.run(_load(port, paths[:200], args.clients))  # warm-up
+            before = _cpu_snapshot(server.pid)
+            cpu0 = time.process_time()
+            result = _python_load(port, paths, clients=args.clients)
+            before["load generator"] -= time.process_time() - cpu0
+        after = _cpu_snapshot(server.pid)
+        result["cpu_ms"] = {
+            k: (after[k] - before[k]) * 1000 / max(1, result["requests"]) for k in after
+        }
+        result["load"] = os.getloadavg()
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -379,7 +576,8 @@ def bench_http(points, *, port: int, clients: int, env: dict) -> dict:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    return {"lat": latencies, "errors": errors, "rps": len(latencies) / elapsed}
+    result["command"] = " ".join(cmd[1:]).replace(str(ROOT) + "/", "")
+    return result
 
 
 def main() -> None:
@@ -388,12 +586,20 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1_000)
     parser.add_argument("--naive-sample", type=int, default=50)
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--port", type=int, default=8103)
+    parser.add_argument("--port", type=int, default=8310)
     parser.add_argument(
         "--db-url", default="postgres://postgres@127.0.0.1:5432/portal_bench_stations"
     )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/1")
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-sql", action="store_true", help="HTTP only")
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=2, help="gthread only")
+    parser.add_argument("--seconds", type=int, default=20, help="wrk duration")
+    parser.add_argument(
+        "--python-client", action="store_true", help="asyncio client, not wrk"
+    )
     args = parser.parse_args()
 
     env = {**os.environ, **BENCH_ENV, "DATABASE_URL": args.db_url}
@@ -424,55 +630,66 @@ def main() -> None:
             f"loaded {n_hours:,} opening-hours rows in {time.perf_counter() - t0:.1f} s"
         )
     points = query_points(args.queries, random.Random(7), centres)
-
-    sql = bench_sql(points)
-    naive = bench_naive(points, args.naive_sample)
-    sql_p50, sql_p95 = pct(sql["sql"], 50), pct(sql["sql"], 95)
-    naive_p50 = pct(naive, 50)
+    print(f"load average at the start: {os.getloadavg()}")
     print(f"stations: {Station.objects.count():,}; query points: {len(points):,}")
-    print(
-        "points with >=1 station within 5 km: "
-        f"{sum(1 for f in sql['found'] if f)}; "
-        f"mean hits {statistics.mean(sql['found']):.1f}"
-    )
-    print(f"SQL  10 nearest within 5 km: p50 {sql_p50:.3f} ms  p95 {sql_p95:.3f} ms")
-    print(
-        f"SQL  server execution (EXPLAIN ANALYZE): p50 {pct(sql['server'], 50):.3f} ms"
-        f"  p95 {pct(sql['server'], 95):.3f} ms"
-    )
-    print(
-        f"ORM  same call incl. compile: p50 {pct(sql['orm'], 50):.3f} ms  "
-        f"p95 {pct(sql['orm'], 95):.3f} ms"
-    )
-    print(
-        f"naive Python scan ({len(naive)} points): p50 {naive_p50:.1f} ms  "
-        f"p95 {pct(naive, 95):.1f} ms  -> SQL is {naive_p50 / sql_p50:,.0f}x faster"
-    )
-    open_now = bench_open_now(points)
-    print(
-        "SQL  open_now=True (Fri 23:30), server execution: "
-        f"p50 {pct(open_now['server'], 50):.3f} ms  "
-        f"p95 {pct(open_now['server'], 95):.3f} ms; "
-        f"mean open hits {statistics.mean(open_now['found']):.1f}"
-    )
-    cpu = bench_handler_cpu(points)
-    print(
-        f"API handler CPU per request (in-process, {len(cpu)} calls): "
-        f"p50 {pct(cpu, 50):.2f} ms  p95 {pct(cpu, 95):.2f} ms"
-    )
-    if not args.skip_http:
-        http = bench_http(points, port=args.port, clients=args.clients, env=env)
+
+    if not args.skip_sql:
+        sql = bench_sql(points)
+        naive = bench_naive(points, args.naive_sample)
+        sql_p50, sql_p95 = pct(sql["sql"], 50), pct(sql["sql"], 95)
+        naive_p50 = pct(naive, 50)
         print(
-            f"HTTP {args.clients} clients, {len(http['lat'])} requests: "
-            f"p50 {pct(http['lat'], 50):.1f} ms  p95 {pct(http['lat'], 95):.1f} ms  "
-            f"{http['rps']:.0f} req/s  non-200: {len(http['errors'])}"
+            "points with >=1 station within 5 km: "
+            f"{sum(1 for f in sql['found'] if f)}; "
+            f"mean hits {statistics.mean(sql['found']):.1f}"
         )
-        print(f"HTTP p50 / SQL p50 ratio: {pct(http['lat'], 50) / sql_p50:.0f}x")
+        print(
+            "SQL  10 nearest within 5 km + their hours, EXECUTE + fetch from "
+            f"Python: p50 {sql_p50:.3f} ms  p95 {sql_p95:.3f} ms"
+        )
+        print(
+            "SQL  server execution (EXPLAIN ANALYZE): "
+            f"p50 {pct(sql['server'], 50):.3f} ms  p95 {pct(sql['server'], 95):.3f} ms"
+        )
+        print(
+            "nearby_stations() call (query + open status): "
+            f"p50 {pct(sql['call'], 50):.3f} ms  p95 {pct(sql['call'], 95):.3f} ms"
+        )
+        print(
+            f"naive Python scan ({len(naive)} points): p50 {naive_p50:.1f} ms  "
+            f"p95 {pct(naive, 95):.1f} ms  -> SQL is {naive_p50 / sql_p50:,.0f}x faster"
+        )
+        open_now = bench_open_now(points)
+        print(
+            "SQL  open_now=True (Fri 23:30), server execution: "
+            f"p50 {pct(open_now['server'], 50):.3f} ms  "
+            f"p95 {pct(open_now['server'], 95):.3f} ms; "
+            f"mean open hits {statistics.mean(open_now['found']):.1f}"
+        )
+        cpu = bench_handler_cpu(points)
+        print(
+            f"API request CPU in process (WSGI handler, {len(cpu)} calls): "
+            f"p50 {pct(cpu, 50):.3f} ms  p95 {pct(cpu, 95):.3f} ms  "
+            f"mean {statistics.mean(cpu):.3f} ms"
+        )
+    if not args.skip_http:
+        http = bench_http(points, port=args.port, args=args, env=env)
+        print(f"server: {http['command']}")
+        print(
+            f"HTTP {args.clients} clients ({http['tool']}), {http['requests']} "
+            f"requests: p50 {http['p50']:.2f} ms  p95 {http['p95']:.2f} ms  "
+            f"p99 {http['p99']:.2f} ms  {http['rps']:.0f} req/s  "
+            f"errors/non-2xx: {http['errors']}  load {http['load']}"
+        )
+        print(
+            "CPU per request during the run (ms): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in http["cpu_ms"].items())
+            + f"; total {sum(http['cpu_ms'].values()):.3f}"
+        )
     print(f"load average at the end: {os.getloadavg()}")
-    print("plan for the first point:")
-    print(sql["plan"])
-    print("open_now plan for the first point:")
-    print(open_now["plan"])
+    if not args.skip_sql:
+        print("plan for the first point:")
+        print(sql["plan"])
 
 
 if __name__ == "__main__":

@@ -107,6 +107,9 @@ MIDDLEWARE = [
     "portal.middleware.HttpsOnlyApiMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.RequestContextMiddleware",
+    # GET /api/v1/stations/ is answered here, before sessions/CSRF/auth/CSP/axes:
+    # a public anonymous read (services/middleware.py; same code as the DRF view).
+    "services.middleware.StationsApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -163,6 +166,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time; IMMEDIATE makes writers queue instead of failing late.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Hot read paths PREPARE their SQL once per PostgreSQL connection. Session-level
+# statements do not survive PgBouncer in transaction mode: off with it.
+DB_PREPARED_STATEMENTS = (
+    envbool("DB_PREPARED_STATEMENTS", "")
+    if os.getenv("DB_PREPARED_STATEMENTS")
+    else not envbool("DB_DISABLE_SERVER_SIDE_CURSORS", "False")
+)
 
 # --- Cache and Celery ---
 REDIS_URL = os.getenv("REDIS_URL", "")

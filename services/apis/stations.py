@@ -1,29 +1,53 @@
-"""Public nearest-station API: GET /api/v1/stations/."""
+"""Public nearest-station API: GET /api/v1/stations/.
+
+Two entrances, one logic. `StationNearbyApi` (DRF) is the documented OpenAPI
+operation; `services.middleware.StationsApiMiddleware` answers the same GET early
+in the middleware stack (no session, CSRF, auth, messages or CSP work for this
+anonymous read) and hands everything else (HEAD, OPTIONS, POST...) to the DRF view.
+Both call the same functions below: `station_rate_limit_wait` (per-IP throttle),
+`parse_station_query` (input rules and DRF-shaped 400 details), `nearby_stations`
+(one SQL round trip) and `station_list_payload` (the JSON shape).
+"""
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from portal.middleware import client_ip
+from portal.throttling import rate_limit_wait
 from services.models import Amenity
-from services.navigation import amap_url, baidu_url
+from services.navigation import map_links
 from services.opening_hours import status_label
 from services.selectors.stations import (
     DEFAULT_RADIUS_KM,
     MAX_LIMIT,
     MAX_RADIUS_KM,
-    StationHit,
-    station_search,
+    NearbyStation,
+    nearby_stations,
 )
+
+# Public, identical for every caller at the same moment: shared caches may keep it
+# a minute (the open-now status is at most that stale).
+CACHE_CONTROL = "public, max-age=60"
+THROTTLE_SCOPE = "stations"
 
 
 class StationOutputSerializer(serializers.Serializer):
@@ -54,66 +78,266 @@ class StationListOutputSerializer(serializers.Serializer):
     results = StationOutputSerializer(many=True)
 
 
+# --- Throttle ------------------------------------------------------------------
+
+
+def station_rate_limit_wait(request: HttpRequest) -> int | None:
+    """Count this request against the client IP's STATIONS_API_RATE; None if
+    allowed, else the seconds to wait (sent as Retry-After with the 429)."""
+    rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][THROTTLE_SCOPE]
+    ident = client_ip(request) or "unknown"
+    return rate_limit_wait(scope=THROTTLE_SCOPE, ident=ident, rate=rate)
+
+
+class StationsThrottle(BaseThrottle):
+    """DRF face of station_rate_limit_wait (same counters as the fast path)."""
+
+    def allow_request(self, request, view) -> bool:
+        self._wait = station_rate_limit_wait(request)
+        return self._wait is None
+
+    def wait(self):
+        return self._wait
+
+
+# --- Input ---------------------------------------------------------------------
+# The rules of DRF's FloatField/BooleanField/ListField/IntegerField as the serializer
+# declared them before, with DRF's own (translated) messages, so the 400 body is the
+# DRF shape: {"field": ["message"]}, {"amenity": {"0": ["message"]}}.
+
+_MAX_STRING_LENGTH = 1000  # DRF's FloatField/IntegerField limit
+_MSG_REQUIRED = serializers.Field.default_error_messages["required"]
+_MSG_FLOAT = serializers.FloatField.default_error_messages
+_MSG_INT = serializers.IntegerField.default_error_messages
+_MSG_BOOL = serializers.BooleanField.default_error_messages["invalid"]
+_MSG_CHOICE = serializers.ChoiceField.default_error_messages["invalid_choice"]
+_MSG_LIST_MAX = serializers.ListField.default_error_messages["max_length"]
+_TRUE = frozenset({"t", "y", "yes", "true", "on", "1"})
+_FALSE = frozenset({"f", "n", "no", "false", "off", "0"})
+_INT_DECIMAL = re.compile(r"\.0*\s*$")
+_AMENITY_CODES = frozenset(a.value for a in Amenity)
+
+
+@dataclass(frozen=True, slots=True)
+class StationQuery:
+    lat: float
+    lng: float
+    radius_km: float
+    open_now: bool
+    is_24h: bool
+    amenities: tuple[str, ...]
+    limit: int
+
+
+class _Invalid(Exception):
+    def __init__(self, message: str):
+        self.message = message
+
+
+def _number(raw: str, messages, parse, low, high):
+    if len(raw) > _MAX_STRING_LENGTH:
+        raise _Invalid(str(messages["max_string_length"]))
+    try:
+        value = parse(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise _Invalid(str(messages["invalid"])) from None
+    if isinstance(value, float) and not math.isfinite(value):  # nan, inf
+        raise _Invalid(str(messages["invalid"]))
+    if value > high:
+        raise _Invalid(str(messages["max_value"]).format(max_value=high))
+    if value < low:
+        raise _Invalid(str(messages["min_value"]).format(min_value=low))
+    return value
+
+
+def _int(raw: str) -> int:
+    return int(_INT_DECIMAL.sub("", raw))
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise _Invalid(str(_MSG_BOOL))
+
+
+def parse_station_query(
+    params: Mapping,
+) -> tuple[StationQuery | None, dict]:
+    """Validate query parameters (a QueryDict). Returns (query, {}) or
+    (None, errors) with errors in DRF's 400 shape, fields in declaration order."""
+    errors: dict = {}
+    values: dict = {}
+
+    def field(name, convert, *, required=False, default=None):
+        raw = params.get(name)
+        if raw is None or (raw == "" and not required):
+            if required:
+                errors[name] = [str(_MSG_REQUIRED)]
+            else:
+                values[name] = default
+            return
+        try:
+            values[name] = convert(raw)
+        except _Invalid as exc:
+            errors[name] = [exc.message]
+
+    field(
+        "lat",
+        lambda r: _number(r, _MSG_FLOAT, float, -90, 90),
+        required=True,
+    )
+    field(
+        "lng",
+        lambda r: _number(r, _MSG_FLOAT, float, -180, 180),
+        required=True,
+    )
+    field(
+        "radius_km",
+        lambda r: _number(r, _MSG_FLOAT, float, 0.1, MAX_RADIUS_KM),
+        default=DEFAULT_RADIUS_KM,
+    )
+    field("open_now", _boolean, default=False)
+    field("is_24h", _boolean, default=False)
+    codes = params.getlist("amenity") if hasattr(params, "getlist") else []
+    bad = {
+        i: [str(_MSG_CHOICE).format(input=code)]
+        for i, code in enumerate(codes)
+        if code not in _AMENITY_CODES
+    }
+    if bad:
+        errors["amenity"] = bad
+    elif len(codes) > len(_AMENITY_CODES):
+        errors["amenity"] = [str(_MSG_LIST_MAX).format(max_length=len(_AMENITY_CODES))]
+    field(
+        "limit",
+        lambda r: _number(r, _MSG_INT, _int, 1, MAX_LIMIT),
+        default=20,
+    )
+    if errors:
+        return None, errors
+    return (
+        StationQuery(
+            lat=values["lat"],
+            lng=values["lng"],
+            radius_km=values["radius_km"],
+            open_now=values["open_now"],
+            is_24h=values["is_24h"],
+            amenities=tuple(codes),
+            limit=values["limit"],
+        ),
+        {},
+    )
+
+
+# --- Output --------------------------------------------------------------------
+
+_URL_SENTINEL = "987654321"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """The datetime text DRF's JSON encoder writes."""
+    if moment is None:
+        return None
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def station_list_payload(
+    rows: list[NearbyStation], *, request: HttpRequest, now: datetime
+) -> dict:
+    """The response body: plain JSON types only, built field by field
+    (StationListOutputSerializer documents the same shape in the schema)."""
+    results = []
+    if rows:
+        detail = request.build_absolute_uri(
+            reverse("services:station_detail", args=[int(_URL_SENTINEL)])
+        )
+        url_head, url_tail = detail.split(_URL_SENTINEL)
+    for r in rows:
+        status = r.status
+        amap, baidu = map_links(
+            lat=r.latitude, lng=r.longitude, name=r.name, address=r.address
+        )
+        results.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "address": r.address,
+                "operator": r.operator,
+                "latitude": r.latitude,
+                "longitude": r.longitude,
+                "distance_km": round(r.distance_km, 3),
+                "is_open_now": status.is_open,
+                "is_24h": r.is_24h,
+                "status": status_label(status, now),
+                "opens_at": _iso(status.opens_at),
+                "closes_at": _iso(status.closes_at),
+                "amenities": r.amenities,
+                "star_level": r.star_level,
+                "phone": r.phone,
+                "url": f"{url_head}{r.id}{url_tail}",
+                "amap_url": amap,
+                "baidu_url": baidu,
+            }
+        )
+    return {"count": len(results), "results": results}
+
+
+def search_payload(query: StationQuery, *, request: HttpRequest) -> dict:
+    now = timezone.now()
+    rows = nearby_stations(
+        lat=query.lat,
+        lng=query.lng,
+        radius_km=query.radius_km,
+        open_now=query.open_now,
+        amenities=query.amenities,
+        is_24h=query.is_24h,
+        limit=query.limit,
+        at=now,
+    )
+    return station_list_payload(rows, request=request, now=now)
+
+
+def render_json(data) -> bytes:
+    """Byte for byte what DRF's JSONRenderer writes with our settings."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+
+
+def fast_response(request: HttpRequest) -> HttpResponse:
+    """GET /api/v1/stations/ without DRF (see services.middleware)."""
+    wait = station_rate_limit_wait(request)
+    if wait is not None:
+        response = HttpResponse(
+            render_json({"detail": str(exceptions.Throttled(wait).detail)}),
+            status=429,
+            content_type="application/json",
+        )
+        response["Retry-After"] = str(wait)
+        return response
+    query, errors = parse_station_query(request.GET)
+    if query is None:
+        return HttpResponse(
+            render_json(errors), status=400, content_type="application/json"
+        )
+    body = render_json(search_payload(query, request=request))
+    response = HttpResponse(body, content_type="application/json")
+    response["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
 class StationNearbyApi(APIView):
     """Stations near a WGS-84 point, nearest first, with distance and open status."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "stations"
-
-    class InputSerializer(serializers.Serializer):
-        lat = serializers.FloatField(min_value=-90, max_value=90)
-        lng = serializers.FloatField(min_value=-180, max_value=180)
-        radius_km = serializers.FloatField(
-            min_value=0.1, max_value=MAX_RADIUS_KM, default=DEFAULT_RADIUS_KM
-        )
-        open_now = serializers.BooleanField(default=False)
-        is_24h = serializers.BooleanField(default=False)
-        amenity = serializers.ListField(
-            child=serializers.ChoiceField(choices=Amenity.choices),
-            required=False,
-            default=list,
-            max_length=len(Amenity.choices),
-        )
-        limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=20)
-
-        def _finite(self, value: float) -> float:
-            if not math.isfinite(value):
-                raise serializers.ValidationError("必须是有限的数字。")
-            return value
-
-        validate_lat = _finite
-        validate_lng = _finite
-        validate_radius_km = _finite
+    throttle_classes = [StationsThrottle]
 
     OutputSerializer = StationOutputSerializer
     ListOutputSerializer = StationListOutputSerializer
-
-    @staticmethod
-    def present(hit: StationHit, *, request: Request, now) -> dict:
-        s = hit.station
-        lat, lng = float(s.latitude), float(s.longitude)
-        return {
-            "id": s.pk,
-            "name": s.name,
-            "address": s.address,
-            "operator": s.operator_display,
-            "latitude": lat,
-            "longitude": lng,
-            "distance_km": round(hit.distance_km, 3),
-            "is_open_now": hit.status.is_open,
-            "is_24h": s.is_24h,
-            "status": status_label(hit.status, now),
-            "opens_at": hit.status.opens_at,
-            "closes_at": hit.status.closes_at,
-            "amenities": [a.value for a in s.amenities],
-            "star_level": s.star_level,
-            "phone": s.phone,
-            "url": request.build_absolute_uri(s.get_absolute_url()),
-            "amap_url": amap_url(lat=lat, lng=lng, name=s.name),
-            "baidu_url": baidu_url(lat=lat, lng=lng, name=s.name, address=s.address),
-        }
 
     @extend_schema(
         operation_id="stations_nearby",
@@ -141,25 +365,8 @@ class StationNearbyApi(APIView):
         auth=[],
     )
     def get(self, request: Request) -> Response:
-        params = self.InputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        data = params.validated_data
-        now = timezone.now()
-        hits = station_search(
-            lat=data["lat"],
-            lng=data["lng"],
-            radius_km=data["radius_km"],
-            open_now=data["open_now"],
-            amenities=data["amenity"],
-            is_24h=data["is_24h"],
-            limit=data["limit"],
-            at=now,
-        )
-        payload = {
-            "count": len(hits),
-            "results": [self.present(h, request=request, now=now) for h in hits],
-        }
-        # The payload is built field by field in present() with plain types, so it
-        # goes straight to the JSON renderer; StationListOutputSerializer documents
-        # the same shape in the schema (DRF serializers cost ~3 ms per 10 rows).
-        return Response(payload)
+        query, errors = parse_station_query(request.query_params)
+        if query is None:
+            raise exceptions.ValidationError(errors)
+        payload = search_payload(query, request=request)
+        return Response(payload, headers={"Cache-Control": CACHE_CONTROL})

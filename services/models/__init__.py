@@ -28,6 +28,7 @@ from .programs import (
 )
 from .stations import (
     AMENITY_ICONS,
+    LAT_CELLS_PER_DEGREE,
     AccessMethod,
     Amenity,
     ProblemKind,
@@ -47,6 +48,7 @@ __all__ = [
     "Amenity",
     "amenity_field",
     "AMENITY_ICONS",
+    "LAT_CELLS_PER_DEGREE",
     "BatchRowError",
     "BatchSource",
     "BatchStagingRow",

@@ -17,6 +17,7 @@ from django.core.validators import (
 )
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -63,6 +64,10 @@ AMENITY_ICONS: dict[str, str] = {
     "legal_service": "⚖️",
     "meals": "🍚",
 }
+
+
+# Latitude bands per degree for Station.lat_cell (1/20 degree is about 5.5 km).
+LAT_CELLS_PER_DEGREE = 20
 
 
 def amenity_field(code: str) -> str:
@@ -166,6 +171,20 @@ class Station(models.Model):
     is_active = models.BooleanField("启用", default=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
+    # A 1/20-degree latitude band (~5.5 km), computed by the database. The nearest
+    # search probes the few bands its box touches (IN list) and ranges longitude
+    # inside each, instead of scanning the whole latitude band across China.
+    # CAST truncates on SQLite and rounds on PostgreSQL; either way a latitude x
+    # lands in floor(20x) or floor(20x) + 1, so the search asks for both
+    # (services.selectors.stations.lat_cells) and keeps the exact latitude range.
+    lat_cell = models.GeneratedField(
+        expression=Cast(
+            models.F("latitude") * LAT_CELLS_PER_DEGREE, models.IntegerField()
+        ),
+        output_field=models.IntegerField(),
+        db_persist=True,
+        verbose_name="纬度格",
+    )
 
     class Meta:
         verbose_name = "工会驿站"
@@ -189,9 +208,12 @@ class Station(models.Model):
             ),
         ]
         indexes = [
-            # The bounding-box prefilter: a range on latitude, then longitude
-            # checked inside the same index before any table row is read.
-            models.Index(fields=["latitude", "longitude"], name="station_lat_lng_idx"),
+            # The bounding-box prefilter: equality on a latitude band, a range on
+            # longitude, latitude checked inside the index before any row is read.
+            models.Index(
+                fields=["lat_cell", "longitude", "latitude"],
+                name="station_cell_lng_lat_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,19 +15,22 @@ SQL and Python rules agree.
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import (
     BooleanField,
     Count,
     DateField,
     Exists,
-    ExpressionWrapper,
     F,
     FloatField,
     Func,
@@ -38,10 +41,13 @@ from django.db.models import (
     QuerySet,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from members.models import UnionOrg
 from services.geo import EARTH_RADIUS_KM, bounding_box
 from services.models import (
+    LAT_CELLS_PER_DEGREE,
     Amenity,
     ProblemReport,
     ProblemStatus,
@@ -112,35 +118,320 @@ def distance_km_expression(*, lat: float, lng: float) -> HaversineKm:
     return HaversineKm(lat=lat, lng=lng)
 
 
-def open_now_condition(*, at: datetime) -> Q:
-    """SQL for "open at `at`" (Asia/Shanghai); see services/opening_hours.py."""
-    now = at.astimezone(SHANGHAI).replace(microsecond=0)
-    today, t = now.date(), now.time()
-    yesterday = today - timedelta(days=1)
-    wd, ywd = today.weekday(), yesterday.weekday()
-    hours = StationHours.objects.filter(station=OuterRef("pk"))
-    holidays = StationHoliday.objects.filter(station=OuterRef("pk"))
-    covers_t = Q(opens__lte=t) & (Q(closes__gt=t) | Q(closes__lte=F("opens")))
-    spills_past_t = Q(closes__lte=F("opens"), closes__gt=t)
+# --- Raw SQL for the hot path --------------------------------------------------------
+# The nearest search runs as hand-written SQL whose text is built once per variant
+# (filters chosen), never per request: Django's compiler cost more CPU than the
+# query itself. Placeholders are {name}; `_Statement` renders them as %s for the DB
+# API and as $n for PostgreSQL's PREPARE. The SQL uses only what both SQLite and
+# PostgreSQL understand (CTE, UNION ALL, IN lists; SIN/COS/... are registered by
+# Django on SQLite).
 
-    today_regular = Q(is_24h=True) | Exists(hours.filter(covers_t, weekday=wd))
-    today_holiday = Exists(holidays.filter(date=today))
-    today_holiday_open = Exists(holidays.filter(covers_t, date=today, is_closed=False))
-    y_regular = Q(is_24h=False) & Exists(hours.filter(spills_past_t, weekday=ywd))
-    y_holiday = Exists(holidays.filter(date=yesterday))
-    y_holiday_open = Exists(
-        holidays.filter(spills_past_t, date=yesterday, is_closed=False)
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str  # %s placeholders
+    names: tuple[str, ...]  # the value for each %s, in order
+    pg_sql: str  # $1.. placeholders, each name once
+    pg_names: tuple[str, ...]
+
+    @classmethod
+    def build(cls, text: str) -> _Statement:
+        names = tuple(_PLACEHOLDER.findall(text))
+        distinct = tuple(dict.fromkeys(names))
+        number = {name: i + 1 for i, name in enumerate(distinct)}
+        return cls(
+            sql=_PLACEHOLDER.sub("%s", text),
+            names=names,
+            pg_sql=_PLACEHOLDER.sub(lambda m: f"${number[m.group(1)]}", text),
+            pg_names=distinct,
+        )
+
+
+_S = Station._meta.db_table
+_H = StationHours._meta.db_table
+_D = StationHoliday._meta.db_table
+_O = UnionOrg._meta.db_table
+
+# "Open at {t} on {today}" for the station row `{s}` (see services/opening_hours.py
+# for the rules; a test checks both agree every 30 minutes over three days).
+_OPEN_NOW = """(
+  (NOT EXISTS (SELECT 1 FROM {D} d WHERE d.station_id = {s}.id AND d.date = {{today}})
+   AND ({s}.is_24h OR EXISTS (SELECT 1 FROM {H} h WHERE h.station_id = {s}.id
+        AND h.weekday = {{wd}} AND h.opens <= {{t}}
+        AND (h.closes > {{t}} OR h.closes <= h.opens))))
+  OR EXISTS (SELECT 1 FROM {D} d WHERE d.station_id = {s}.id AND d.date = {{today}}
+        AND NOT d.is_closed AND d.opens <= {{t}}
+        AND (d.closes > {{t}} OR d.closes <= d.opens))
+  OR (NOT EXISTS (SELECT 1 FROM {D} d WHERE d.station_id = {s}.id
+        AND d.date = {{yesterday}})
+      AND NOT {s}.is_24h
+      AND EXISTS (SELECT 1 FROM {H} h WHERE h.station_id = {s}.id
+        AND h.weekday = {{ywd}} AND h.closes <= h.opens AND h.closes > {{t}}))
+  OR EXISTS (SELECT 1 FROM {D} d WHERE d.station_id = {s}.id
+        AND d.date = {{yesterday}} AND NOT d.is_closed
+        AND d.closes <= d.opens AND d.closes > {{t}})
+)"""
+
+
+def _open_now_sql(station_ref: str) -> str:
+    return _OPEN_NOW.format(D=_D, H=_H, s=station_ref)
+
+
+_HAVERSINE = (
+    f"({2.0 * EARTH_RADIUS_KM!r} * ASIN(SQRT("
+    "POWER(SIN((RADIANS(s.latitude) - {lat0}) / 2.0), 2)"
+    " + {cos_lat0} * COS(RADIANS(s.latitude))"
+    " * POWER(SIN((RADIANS(s.longitude) - {lng0}) / 2.0), 2))))"
+)
+AMENITY_CODES: tuple[str, ...] = tuple(a.value for a in Amenity)
+_AMENITY_MASK = " + ".join(
+    f"CASE WHEN s.{amenity_field(code)} THEN {1 << i} ELSE 0 END"
+    for i, code in enumerate(AMENITY_CODES)
+)
+# Latitude bands probed per query: a 50 km radius spans 0.9 degree = 18 bands,
+# +1 for the CAST rounding and +1 for the end band (see Station.lat_cell).
+CELL_SLOTS = 24
+_CELLS = ", ".join(f"{{cell{i}}}" for i in range(CELL_SLOTS))
+_NULLS = ", ".join(["NULL"] * 12)  # columns 2-13 of the station rows
+
+
+def lat_cells(min_lat: float, max_lat: float) -> list[int] | None:
+    """The Station.lat_cell values a latitude range can touch, padded to
+    CELL_SLOTS (repeats are harmless in an IN list), or None if too many."""
+    low = math.floor(min_lat * LAT_CELLS_PER_DEGREE)
+    high = math.floor(max_lat * LAT_CELLS_PER_DEGREE) + 1
+    if high - low + 1 > CELL_SLOTS:
+        return None
+    cells = list(range(low, high + 1))
+    return cells + [high] * (CELL_SLOTS - len(cells))
+
+
+@functools.lru_cache(maxsize=256)
+def _nearby_statement(
+    amenities: frozenset[str], is_24h: bool, open_now: bool, open_first: bool
+) -> _Statement:
+    """One SQL round trip: the nearest stations (CTE `top`), then the weekly
+    hours and the coming holidays of just those stations, as extra rows."""
+    where = [
+        f"s.lat_cell IN ({_CELLS})",
+        "s.latitude >= {min_lat}",
+        "s.latitude <= {max_lat}",
+        "s.longitude >= {min_lng}",
+        "s.longitude <= {max_lng}",
+        "s.is_active",
+        *(f"s.{amenity_field(code)}" for code in sorted(amenities)),
+        *(["s.is_24h"] if is_24h else []),
+        *([_open_now_sql("s")] if open_now else []),
+        f"{_HAVERSINE} <= {{radius_km}}",
+    ]
+    is_open = _open_now_sql("s") if open_first else "NULL"
+    order = "is_open DESC, distance_km, s.id" if open_first else "distance_km, s.id"
+    # Only constants and fixed column names go into the text; values are parameters.
+    text = f"""WITH top AS (
+  SELECT s.id, {_HAVERSINE} AS distance_km, {is_open} AS is_open, s.name,
+         s.address, s.operator_name, s.org_id, s.latitude, s.longitude,
+         s.is_24h, s.star_level, s.phone, {_AMENITY_MASK} AS amenity_mask
+  FROM {_S} s
+  WHERE {" AND ".join(where)}
+  ORDER BY {order}
+  LIMIT {{limit}}
+)
+SELECT 0, t.id, t.distance_km, t.is_open, t.name, t.address, t.operator_name,
+       o.name, t.latitude, t.longitude, t.is_24h, t.star_level, t.phone,
+       t.amenity_mask, CAST(NULL AS smallint), CAST(NULL AS date),
+       CAST(NULL AS boolean), CAST(NULL AS time), CAST(NULL AS time)
+FROM top t LEFT JOIN {_O} o ON o.id = t.org_id
+UNION ALL
+SELECT 1, h.station_id, {_NULLS}, h.weekday, NULL, NULL, h.opens, h.closes
+FROM {_H} h WHERE h.station_id IN (SELECT id FROM top)
+UNION ALL
+SELECT 2, d.station_id, {_NULLS}, NULL, d.date, d.is_closed, d.opens, d.closes
+FROM {_D} d WHERE d.station_id IN (SELECT id FROM top)
+  AND d.date >= {{holidays_from}} AND d.date <= {{holidays_to}}"""  # noqa: S608
+    return _Statement.build(text)
+
+
+# Server-side prepared statements (PREPARE once per connection, EXECUTE after) skip
+# PostgreSQL's parse + plan on every request. Off behind PgBouncer in transaction
+# mode, where a session's statements do not follow the client
+# (settings.DB_PREPARED_STATEMENTS).
+_MAX_PREPARED = 32
+
+
+def _run(statement: _Statement, values: dict) -> list[tuple]:
+    conn = connection
+    # With CONN_HEALTH_CHECKS Django spends a round trip (SELECT 1) on the first
+    # query of every request. This read is idempotent, so outside a transaction
+    # it skips that check and instead retries once on a fresh connection if the
+    # reused one turns out to be dead.
+    optimistic = (
+        conn.connection is not None
+        and conn.health_check_enabled
+        and not conn.health_check_done
+        and not conn.in_atomic_block
     )
+    if optimistic:
+        conn.health_check_done = True
+        try:
+            return _execute(conn, statement, values)
+        except (OperationalError, InterfaceError):
+            conn.close()
+    return _execute(conn, statement, values)
+
+
+def _execute(conn, statement: _Statement, values: dict) -> list[tuple]:
+    with conn.cursor() as cur:
+        if conn.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
+            name = _prepared_name(conn, cur, statement)
+            if name is not None:
+                cur.execute(
+                    f"EXECUTE {name} ({', '.join(['%s'] * len(statement.pg_names))})",
+                    [values[n] for n in statement.pg_names],
+                )
+                return cur.fetchall()
+        cur.execute(statement.sql, [values[n] for n in statement.names])
+        return cur.fetchall()
+
+
+def _prepared_name(conn, cur, statement: _Statement) -> str | None:
+    raw = conn.connection  # the psycopg connection; a new one after a reconnect
+    state = getattr(conn, "_stations_prepared", None)
+    if state is None or state[0] is not raw:
+        state = (raw, {})
+        conn._stations_prepared = state
+    names = state[1]
+    name = names.get(statement)
+    if name is None:
+        if len(names) >= _MAX_PREPARED:
+            return None
+        name = f"stations_nearby_{len(names)}"
+        cur.execute(f"PREPARE {name} AS {statement.pg_sql}")
+        names[statement] = name
+    return name
+
+
+@dataclass(slots=True)
+class NearbyStation:
+    """One row of the nearest search: plain values, no model instance."""
+
+    id: int
+    name: str
+    address: str
+    operator: str
+    latitude: float
+    longitude: float
+    is_24h: bool
+    star_level: int | None
+    phone: str
+    amenities: list[str]
+    distance_km: float
+    status: OpenStatus
+
+
+def _as_time(value):
     return (
-        (~today_holiday & today_regular)
-        | today_holiday_open
-        | (~y_holiday & y_regular)
-        | y_holiday_open
+        value if isinstance(value, time) or value is None else time.fromisoformat(value)
     )
 
 
-def _outward(value: float, rounding: str) -> Decimal:
-    return Decimal(repr(value)).quantize(_SIX, rounding=rounding)
+def _as_date(value):
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def nearby_stations(
+    *,
+    lat: float,
+    lng: float,
+    radius_km: float = DEFAULT_RADIUS_KM,
+    open_now: bool = False,
+    amenities: Sequence[str] = (),
+    is_24h: bool = False,
+    open_first: bool = False,
+    limit: int = 20,
+    at: datetime | None = None,
+) -> list[NearbyStation]:
+    """The nearest active stations within radius_km (≤ MAX_RADIUS_KM), nearest
+    first (open ones first if open_first), with open status at `at`: one query."""
+    at = at or timezone.now()
+    radius_km = min(radius_km, MAX_RADIUS_KM)
+    min_lat, max_lat, min_lng, max_lng = bounding_box(lat, lng, radius_km)
+    ops = connection.ops
+    local = at.astimezone(SHANGHAI).replace(microsecond=0)
+    today = local.date()
+    yesterday = today - timedelta(days=1)
+    cells = lat_cells(min_lat, max_lat)
+    assert cells is not None  # noqa: S101 - MAX_RADIUS_KM fits CELL_SLOTS
+    values = {f"cell{i}": c for i, c in enumerate(cells)}
+    lat0 = math.radians(lat)
+    values.update(
+        min_lat=min_lat,
+        max_lat=max_lat,
+        min_lng=min_lng,
+        max_lng=max_lng,
+        lat0=lat0,
+        lng0=math.radians(lng),
+        cos_lat0=math.cos(lat0),
+        radius_km=float(radius_km),
+        limit=max(1, min(int(limit), MAX_LIMIT)),
+        today=ops.adapt_datefield_value(today),
+        yesterday=ops.adapt_datefield_value(yesterday),
+        wd=today.weekday(),
+        ywd=yesterday.weekday(),
+        t=ops.adapt_timefield_value(local.time()),
+        holidays_from=ops.adapt_datefield_value(yesterday),
+        holidays_to=ops.adapt_datefield_value(today + timedelta(days=8)),
+    )
+    statement = _nearby_statement(
+        frozenset(Amenity(code).value for code in amenities),
+        bool(is_24h),
+        bool(open_now),
+        bool(open_first),
+    )
+    rows = _run(statement, values)
+    stations = []
+    weekly: dict[int, dict[int, list]] = {}
+    special: dict[int, dict] = {}
+    for row in rows:
+        kind, pk = row[0], row[1]
+        if kind == 0:
+            stations.append(row)
+            weekly.setdefault(pk, {})
+            special.setdefault(pk, {})
+        elif kind == 1:
+            weekly.setdefault(pk, {}).setdefault(row[14], []).append(
+                (_as_time(row[17]), _as_time(row[18]))
+            )
+        else:
+            special.setdefault(pk, {})[_as_date(row[15])] = (
+                [] if row[16] else [(_as_time(row[17]), _as_time(row[18]))]
+            )
+    if open_first:
+        stations.sort(key=lambda r: (not r[3], r[2], r[1]))
+    else:
+        stations.sort(key=lambda r: (r[2], r[1]))
+    out = []
+    for r in stations:
+        pk, mask = r[1], r[13]
+        schedule = Schedule(is_24h=bool(r[10]), weekly=weekly[pk], holidays=special[pk])
+        out.append(
+            NearbyStation(
+                id=pk,
+                name=r[4],
+                address=r[5],
+                operator=r[7] if r[7] is not None else r[6],
+                latitude=float(r[8]),
+                longitude=float(r[9]),
+                is_24h=bool(r[10]),
+                star_level=r[11],
+                phone=r[12],
+                amenities=[c for i, c in enumerate(AMENITY_CODES) if mask >> i & 1],
+                distance_km=float(r[2]),
+                status=open_status(schedule, at),
+            )
+        )
+    return out
 
 
 def station_nearby_queryset(
@@ -154,8 +445,8 @@ def station_nearby_queryset(
     open_first: bool = False,
     at: datetime | None = None,
 ) -> QuerySet[Station]:
-    """Active stations within radius_km, annotated with distance_km (and is_open
-    when asked), ordered by distance (open ones first if open_first)."""
+    """The same search as an ORM queryset (annotated with distance_km, and
+    is_open when asked), for callers that want model instances or any radius."""
     min_lat, max_lat, min_lng, max_lng = bounding_box(lat, lng, radius_km)
     qs = Station.objects.filter(
         latitude__gte=_outward(min_lat, ROUND_FLOOR),
@@ -164,6 +455,9 @@ def station_nearby_queryset(
         longitude__lte=_outward(max_lng, ROUND_CEILING),
         is_active=True,
     )
+    cells = lat_cells(min_lat, max_lat)
+    if cells is not None:
+        qs = qs.filter(lat_cell__in=sorted(set(cells)))
     for code in amenities:
         qs = qs.filter(**{amenity_field(Amenity(code).value): True})
     if is_24h:
@@ -177,11 +471,40 @@ def station_nearby_queryset(
         if open_now:
             qs = qs.filter(condition)
         if open_first:
-            qs = qs.annotate(
-                is_open=ExpressionWrapper(condition, output_field=BooleanField())
-            )
+            qs = qs.annotate(is_open=condition)
             order = ["-is_open", *order]
     return qs.order_by(*order)
+
+
+def _outward(value: float, rounding: str) -> Decimal:
+    return Decimal(repr(value)).quantize(_SIX, rounding=rounding)
+
+
+def open_now_condition(*, at: datetime) -> RawSQL:
+    """The open-now SQL (the same text the raw search uses) as an ORM boolean
+    expression over the station table."""
+    now = at.astimezone(SHANGHAI).replace(microsecond=0)
+    today = now.date()
+    yesterday = today - timedelta(days=1)
+    ops = connection.ops
+    values = {
+        "today": ops.adapt_datefield_value(today),
+        "yesterday": ops.adapt_datefield_value(yesterday),
+        "wd": today.weekday(),
+        "ywd": yesterday.weekday(),
+        "t": ops.adapt_timefield_value(now.time()),
+    }
+    statement = _orm_open_now_statement()
+    return RawSQL(  # noqa: S611 - fixed text, values are parameters
+        statement.sql,
+        [values[n] for n in statement.names],
+        output_field=BooleanField(),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _orm_open_now_statement() -> _Statement:
+    return _Statement.build(_open_now_sql(connection.ops.quote_name(_S)))
 
 
 def schedule_of(station: Station) -> Schedule:
@@ -199,8 +522,8 @@ def schedules_for(
     *, station_ids: Sequence[int], is_24h: dict[int, bool], at: datetime
 ) -> dict[int, Schedule]:
     """Schedules of a few stations in one flat query (weekly hours UNION ALL the
-    holidays from yesterday to next week): cheaper than prefetch_related on the
-    hot path. Holiday rows carry weekday -1; weekly rows carry no date."""
+    holidays from yesterday to next week). Holiday rows carry weekday -1; weekly
+    rows carry no date."""
     today = at.astimezone(SHANGHAI).date()
     hours = (
         StationHours.objects.filter(station_id__in=station_ids)
@@ -243,31 +566,25 @@ def station_search(
     limit: int = 20,
     at: datetime | None = None,
 ) -> list[StationHit]:
-    """The nearest stations with distance and open status (at most MAX_LIMIT)."""
-    at = at or timezone.now()
-    qs = station_nearby_queryset(
+    """nearby_stations() with model instances (for the worker pages)."""
+    rows = nearby_stations(
         lat=lat,
         lng=lng,
-        radius_km=min(radius_km, MAX_RADIUS_KM),
+        radius_km=radius_km,
         open_now=open_now,
         amenities=amenities,
         is_24h=is_24h,
         open_first=open_first,
+        limit=limit,
         at=at,
     )
-    rows = list(qs.select_related("org")[: max(1, min(limit, MAX_LIMIT))])
     if not rows:
         return []
-    schedules = schedules_for(
-        station_ids=[s.pk for s in rows], is_24h={s.pk: s.is_24h for s in rows}, at=at
-    )
+    by_id = Station.objects.select_related("org").in_bulk([r.id for r in rows])
     return [
-        StationHit(
-            station=s,
-            distance_km=float(s.distance_km),
-            status=open_status(schedules[s.pk], at),
-        )
-        for s in rows
+        StationHit(station=by_id[r.id], distance_km=r.distance_km, status=r.status)
+        for r in rows
+        if r.id in by_id
     ]
 
 

@@ -22,7 +22,7 @@ from portal.middleware import client_ip
 from services.actions.stations import problem_report_submit
 from services.forms.stations import ProblemReportForm, StationSearchForm
 from services.models import AMENITY_ICONS, StationPhoto
-from services.navigation import amap_url, baidu_url
+from services.navigation import map_links
 from services.opening_hours import (
     DAY_NAMES,
     SHANGHAI,
@@ -47,12 +47,10 @@ def _amenities(station) -> list[dict]:
 
 def _nav(station) -> dict:
     lat, lng = float(station.latitude), float(station.longitude)
-    return {
-        "amap": amap_url(lat=lat, lng=lng, name=station.name),
-        "baidu": baidu_url(
-            lat=lat, lng=lng, name=station.name, address=station.address
-        ),
-    }
+    amap, baidu = map_links(
+        lat=lat, lng=lng, name=station.name, address=station.address
+    )
+    return {"amap": amap, "baidu": baidu}
 
 
 def _distance_text(km: float) -> str:

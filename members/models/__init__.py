@@ -24,6 +24,8 @@ from .notifications import (
 from .orgs import OrgKind, OrgLevel, Platform, UnionOrg
 from .otp import OneTimeCode, OtpPurpose
 from .people import (
+    ANONYMISED_NAME,
+    EX_MEMBER_STATUSES,
     EmploymentCategory,
     Member,
     MemberStatus,
@@ -33,6 +35,8 @@ from .people import (
 from .regions import RegionCode
 
 __all__ = [
+    "ANONYMISED_NAME",
+    "EX_MEMBER_STATUSES",
     "ApplicationStatus",
     "ConsentChannel",
     "ConsentPurpose",

@@ -1,7 +1,7 @@
 """Members app models, split by concern; import them from here."""
 
 from .accounts import User
-from .api_keys import PlatformApiKey
+from .api_keys import PlatformApiKey, PlatformApiUsage
 from .audit import AuditLog
 from .joining import (
     ApplicationStatus,
@@ -48,6 +48,7 @@ __all__ = [
     "MembershipEvent",
     "MembershipEventKind",
     "OneTimeCode",
+    "PlatformApiUsage",
     "OtpPurpose",
     "RegionCode",
     "AuditLog",

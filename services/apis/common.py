@@ -20,8 +20,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from members.api_auth import IsPlatform, PlatformKeyAuthentication, PlatformKeyThrottle
 from members.actions.api_keys import platform_key_use_record
+from members.api_auth import IsPlatform, PlatformKeyAuthentication, PlatformKeyThrottle
 from members.models import Platform, PlatformApiKey
 
 logger = logging.getLogger(__name__)

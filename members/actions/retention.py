@@ -137,14 +137,21 @@ def retention_audit_rows(
         )
 
 
-def run_in_chunks(step: Callable[[], int], chunk: int) -> int:
+def run_in_chunks(qs: QuerySet, chunk: int, handle: Callable[[list[int]], int]) -> int:
+    """Walk `qs` in id order, `chunk` ids per transaction: pick them (locked,
+    SKIP LOCKED), `handle(ids)` in the same transaction, continue after the last
+    id (keyset: the deleted rows' dead index entries are never walked again).
+    Returns the sum of what `handle` reported."""
     total = 0
+    last = 0
     while True:
         with transaction.atomic():
-            done = step()
-        total += done
-        if done < chunk:
+            ids = pick_ids(qs.filter(pk__gt=last), chunk)
+            if ids:
+                total += handle(ids)
+        if len(ids) < chunk:
             return total
+        last = ids[-1]
 
 
 # --- shared erasure paths (also used by an approved deletion request) ------------
@@ -240,11 +247,11 @@ def _ended_applications(cutoff: datetime) -> QuerySet:
 
 
 def _applications_apply(cutoff: datetime, now: datetime, chunk: int) -> int:
-    def step() -> int:
-        ids = pick_ids(_ended_applications(cutoff), chunk)
-        return applications_delete(ids=ids, reason="保存期限届满") if ids else 0
-
-    return run_in_chunks(step, chunk)
+    return run_in_chunks(
+        _ended_applications(cutoff),
+        chunk,
+        lambda ids: applications_delete(ids=ids, reason="保存期限届满"),
+    )
 
 
 def _ex_members(cutoff: datetime) -> QuerySet:
@@ -257,11 +264,11 @@ def _ex_members(cutoff: datetime) -> QuerySet:
 
 
 def _members_apply(cutoff: datetime, now: datetime, chunk: int) -> int:
-    def step() -> int:
-        ids = pick_ids(_ex_members(cutoff), chunk)
-        return members_anonymise(ids=ids, reason="保存期限届满", now=now) if ids else 0
-
-    return run_in_chunks(step, chunk)
+    return run_in_chunks(
+        _ex_members(cutoff),
+        chunk,
+        lambda ids: members_anonymise(ids=ids, reason="保存期限届满", now=now),
+    )
 
 
 def _fast_delete(qs_for: Callable[[datetime], QuerySet]):
@@ -269,14 +276,13 @@ def _fast_delete(qs_for: Callable[[datetime], QuerySet]):
     (SELECT id … LIMIT chunk FOR UPDATE SKIP LOCKED) per chunk."""
 
     def apply(cutoff: datetime, now: datetime, chunk: int) -> int:
-        def step() -> int:
-            ids = pick_ids(qs_for(cutoff), chunk)
-            if not ids:
-                return 0
-            model = qs_for(cutoff).model
-            return model.objects.filter(pk__in=ids)._raw_delete(model.objects.db)
-
-        return run_in_chunks(step, chunk)
+        qs = qs_for(cutoff)
+        model = qs.model
+        return run_in_chunks(
+            qs,
+            chunk,
+            lambda ids: model.objects.filter(pk__in=ids)._raw_delete(model.objects.db),
+        )
 
     return apply
 

@@ -16,7 +16,6 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from members.actions.retention import (
     ACTION_DELETE,
     RetentionCategory,
-    pick_ids,
     register_retention_category,
     retention_audit_rows,
     run_in_chunks,
@@ -43,30 +42,27 @@ def _batches_due(cutoff: datetime) -> QuerySet:
 
 
 def batches_purge(cutoff: datetime, now: datetime, chunk: int) -> int:
-    def step() -> int:
-        ids = pick_ids(_batches_due(cutoff), chunk)
-        if not ids:
-            return 0
-        retention_audit_rows(
-            table=EnrollmentBatch._meta.db_table,
-            object_type="enrollment_batch",
-            action=ACTION_DELETE,
-            ids=ids,
-            reason="保存期限届满:批次文件与错误行",
-        )
-        for batch in EnrollmentBatch.objects.filter(pk__in=ids).exclude(file_path=""):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(batch_file_abspath(batch))
-        BatchRowError.objects.filter(batch_id__in=ids)._raw_delete(
-            BatchRowError.objects.db
-        )
-        BatchStagingRow.objects.filter(batch_id__in=ids)._raw_delete(
-            BatchStagingRow.objects.db
-        )
-        EnrollmentBatch.objects.filter(pk__in=ids).update(file_path="")
-        return len(ids)
+    return run_in_chunks(_batches_due(cutoff), chunk, _purge)
 
-    return run_in_chunks(step, chunk)
+
+def _purge(ids: list[int]) -> int:
+    """Purge these batches (inside the chunk's transaction)."""
+    retention_audit_rows(
+        table=EnrollmentBatch._meta.db_table,
+        object_type="enrollment_batch",
+        action=ACTION_DELETE,
+        ids=ids,
+        reason="保存期限届满:批次文件与错误行",
+    )
+    for batch in EnrollmentBatch.objects.filter(pk__in=ids).exclude(file_path=""):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(batch_file_abspath(batch))
+    BatchRowError.objects.filter(batch_id__in=ids)._raw_delete(BatchRowError.objects.db)
+    BatchStagingRow.objects.filter(batch_id__in=ids)._raw_delete(
+        BatchStagingRow.objects.db
+    )
+    EnrollmentBatch.objects.filter(pk__in=ids).update(file_path="")
+    return len(ids)
 
 
 def register() -> None:

@@ -34,6 +34,7 @@ from members.models import (
     NotificationStatus,
     Platform,
     PlatformApiKey,
+    PlatformApiUsage,
     PlatformRider,
     RegionCode,
     UnionOrg,
@@ -216,6 +217,27 @@ class PlatformAdmin(admin.ModelAdmin):
         )
         response["Cache-Control"] = "no-store"
         return response
+
+
+@admin.register(PlatformApiUsage)
+class PlatformApiUsageAdmin(admin.ModelAdmin):
+    """Per-minute request counts per key and endpoint (read-only; docs/api.md)."""
+
+    list_display = ("minute", "key", "method", "endpoint", "requests", "errors")
+    list_filter = ("key__platform", "method", "endpoint")
+    list_select_related = ("key__platform",)
+    date_hierarchy = "minute"
+    fields = list_display
+    readonly_fields = list_display
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(PlatformApiKey)

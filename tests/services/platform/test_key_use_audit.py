@@ -123,3 +123,18 @@ def test_failed_authentication_records_no_usage(client, program):
 
     assert response.status_code == 401
     assert not PlatformApiUsage.objects.exists()
+
+
+def test_usage_admin_lists_buckets_read_only(client, alpha, program):
+    from tests.factories import make_user
+
+    alpha.get(RIDER_URL.format("NOPE"))
+    admin_user = make_user(is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+
+    listing = client.get("/admin/members/platformapiusage/")
+    add = client.get("/admin/members/platformapiusage/add/")
+
+    assert listing.status_code == 200
+    assert "services-api:rider-detail" in listing.content.decode()
+    assert add.status_code == 403

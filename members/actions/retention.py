@@ -272,17 +272,51 @@ def _members_apply(cutoff: datetime, now: datetime, chunk: int) -> int:
 
 
 def _fast_delete(qs_for: Callable[[datetime], QuerySet]):
-    """A category whose rows nothing references: one DELETE … WHERE id IN
-    (SELECT id … LIMIT chunk FOR UPDATE SKIP LOCKED) per chunk."""
+    """A category whose rows nothing references. On PostgreSQL one statement per
+    chunk, no ids through Python:
+    WITH picked AS (SELECT id … WHERE id > last ORDER BY id LIMIT chunk
+                    FOR UPDATE SKIP LOCKED),
+         gone AS (DELETE … WHERE id IN (SELECT id FROM picked) RETURNING id)
+    SELECT count(*), max(id) FROM gone.
+    Elsewhere the generic pick-then-delete chunks."""
 
     def apply(cutoff: datetime, now: datetime, chunk: int) -> int:
         qs = qs_for(cutoff)
         model = qs.model
-        return run_in_chunks(
-            qs,
-            chunk,
-            lambda ids: model.objects.filter(pk__in=ids)._raw_delete(model.objects.db),
-        )
+        if connection.vendor != "postgresql":
+            return run_in_chunks(
+                qs,
+                chunk,
+                lambda ids: model.objects.filter(pk__in=ids)._raw_delete(
+                    model.objects.db
+                ),
+            )
+        table = connection.ops.quote_name(model._meta.db_table)
+        total = 0
+        last = 0
+        while True:
+            with transaction.atomic(), connection.cursor() as cursor:
+                picked = (
+                    qs.filter(pk__gt=last)
+                    .order_by("pk")
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .values("pk")[:chunk]
+                )
+                sql, params = picked.query.sql_with_params()
+                cursor.execute(
+                    f"""
+                    WITH picked AS ({sql}),
+                         gone AS (DELETE FROM {table}
+                                  WHERE id IN (SELECT * FROM picked) RETURNING id)
+                    SELECT count(*), max(id) FROM gone
+                    """,  # noqa: S608 - SQL compiled by the ORM, table from metadata
+                    params,
+                )
+                done, highest = cursor.fetchone()
+            total += done
+            if done < chunk:
+                return total
+            last = highest
 
     return apply
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -716,6 +717,47 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
+
+    change_list_template = "admin/members/auditlog/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "retention/",
+                self.admin_site.admin_view(self.retention_view),
+                name="members_auditlog_retention",
+            ),
+            *super().get_urls(),
+        ]
+
+    def retention_view(self, request: HttpRequest) -> HttpResponse:
+        """The retention schedule in force (security.md PI8), read-only: the
+        periods come from settings/environment, not from the database."""
+        from members.actions.retention import retention_categories
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows = [
+            {
+                "code": c.code,
+                "label": c.label,
+                "action": "匿名化" if c.action == "retention_anonymise" else "删除",
+                "days": c.days,
+                "setting": c.days_setting,
+            }
+            for c in retention_categories()
+        ]
+        return TemplateResponse(
+            request,
+            "admin/members/auditlog/retention.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "个人信息保存期限",
+                "opts": self.model._meta,
+                "rows": rows,
+                "chunk": settings.RETENTION_CHUNK,
+            },
+        )
 
 
 @admin.register(Notification)

@@ -430,3 +430,23 @@ def _settled() -> bool:
     active = inspect.active() or {}
     reserved = inspect.reserved() or {}
     return not any(active.values()) and not any(reserved.values())
+
+
+@pytest.mark.django_db
+def test_admin_shows_the_schedule_read_only_to_auditors(client, sz):
+    auditor = make_staff(org=_pool(), perms=("members.view_auditlog_all",))
+    clerk = make_staff(org=_pool())
+    url = "/admin/members/auditlog/retention/"
+
+    client.force_login(clerk)
+    denied = client.get(url)
+    client.force_login(auditor)
+    page = client.get(url)
+    listing = client.get("/admin/members/auditlog/")
+
+    assert denied.status_code == 403
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "RETENTION_EX_MEMBER_DAYS" in body and "<td>60</td>" in body
+    assert "batch_files" in body
+    assert url in listing.content.decode()

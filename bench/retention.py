@@ -110,8 +110,8 @@ FROM generate_series(1, %(notices)s) g;
 
 INSERT INTO members_onetimecode (phone_hmac, purpose, code_hash, created_at,
     expires_at, attempts, used_at)
-SELECT md5('otp-' || g), 'login', md5('c' || g), now() - interval '30 days',
-    now() - interval '30 days', 0, NULL
+SELECT md5('otp-' || g), 'login', md5('c' || g), now() - interval '200 days',
+    now() - interval '200 days', 0, NULL
 FROM generate_series(1, %(codes)s) g;
 """
 

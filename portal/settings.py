@@ -491,11 +491,19 @@ PLATFORM_BATCH_CHUNK_ROWS = envint("PLATFORM_BATCH_CHUNK_ROWS", "20000")
 RETENTION_APPLICATION_DAYS = envint("RETENTION_APPLICATION_DAYS", "180")
 # Ex-members (withdrawn / lapsed / expelled), counted from leaving: anonymised.
 RETENTION_EX_MEMBER_DAYS = envint("RETENTION_EX_MEMBER_DAYS", "365")
-# SMS one-time-code rows (keyed hashes + phone blind index; the hourly send limit
-# needs the last hour only):
-RETENTION_OTP_DAYS = envint("RETENTION_OTP_DAYS", "7")
-# Finished outbox rows (sent / skipped / dead notices and inbox messages):
+# SMS one-time-code rows: keyed hashes + phone blind index; they are also the only
+# record of OTP sends (a network/security log), and security.md LG4 keeps such
+# logs >= 180 days, so 180 is both the default and the floor.
+RETENTION_OTP_DAYS = envint("RETENTION_OTP_DAYS", "180")
+# Finished outbox rows (sent / skipped / dead notices and inbox messages; the
+# delivery log of SMS, so the same floor):
 RETENTION_NOTIFICATION_DAYS = envint("RETENTION_NOTIFICATION_DAYS", "365")
+RETENTION_LOG_MIN_DAYS = 180
+if min(RETENTION_OTP_DAYS, RETENTION_NOTIFICATION_DAYS) < RETENTION_LOG_MIN_DAYS:
+    raise ImproperlyConfigured(
+        "RETENTION_OTP_DAYS and RETENTION_NOTIFICATION_DAYS must be at least 180: "
+        "they are send logs, kept >= 6 months (security.md LG4)."
+    )
 # Platform batch files still on disk, staging rows and per-row error lists, after
 # the batch finished:
 RETENTION_BATCH_FILE_DAYS = envint("RETENTION_BATCH_FILE_DAYS", "30")

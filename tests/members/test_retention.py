@@ -40,8 +40,8 @@ DAY = timedelta(days=1)
 def _periods(settings):
     settings.RETENTION_APPLICATION_DAYS = 30
     settings.RETENTION_EX_MEMBER_DAYS = 60
-    settings.RETENTION_OTP_DAYS = 2
-    settings.RETENTION_NOTIFICATION_DAYS = 90
+    settings.RETENTION_OTP_DAYS = 180
+    settings.RETENTION_NOTIFICATION_DAYS = 200
     settings.RETENTION_BATCH_FILE_DAYS = 10
     settings.RETENTION_CHUNK = 2  # several chunks with a handful of rows
 
@@ -232,12 +232,12 @@ def test_otp_rows_and_old_finished_notices_deleted(sz):
         created_at=T0
     )
 
-    early = counts(retention_run(now=T0 + 3 * DAY))
+    early = counts(retention_run(now=T0 + 181 * DAY))
     assert early["otp_codes"] == 1 and early["notifications"] == 0
     assert list(OneTimeCode.objects.values_list("pk", flat=True)) == [fresh_code.pk]
     assert old_code.pk != fresh_code.pk
 
-    result = counts(retention_run(now=T0 + 91 * DAY))
+    result = counts(retention_run(now=T0 + 201 * DAY))
 
     assert result["otp_codes"] == 1
     assert result["notifications"] == 5  # five rows in chunks of two
@@ -450,3 +450,23 @@ def test_admin_shows_the_schedule_read_only_to_auditors(client, sz):
     assert "RETENTION_EX_MEMBER_DAYS" in body and "<td>60</td>" in body
     assert "batch_files" in body
     assert url in listing.content.decode()
+
+
+@pytest.mark.parametrize("name", ["RETENTION_OTP_DAYS", "RETENTION_NOTIFICATION_DAYS"])
+def test_settings_refuse_log_periods_under_180_days(name):
+    """security.md LG4: the purge job never deletes log rows younger than 180
+    days; the settings module refuses a shorter period at startup."""
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import tests.settings"],
+        env={**os.environ, name: "179"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "at least 180" in result.stderr

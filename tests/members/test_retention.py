@@ -470,3 +470,32 @@ def test_settings_refuse_log_periods_under_180_days(name):
 
     assert result.returncode != 0
     assert "at least 180" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_run_while_another_holds_the_lock_changes_nothing(sz):
+    import psycopg2
+
+    from members.actions.retention import _LOCK_KEY
+
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's")
+    rejected_application(decided_at=T0)
+    params = connection.get_connection_params()
+    other = psycopg2.connect(
+        **{k: v for k, v in params.items() if k in ("host", "port", "user", "dbname")}
+        | ({"password": params["password"]} if params.get("password") else {})
+    )
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
+
+        blocked = retention_run(now=T0 + 400 * DAY)
+
+        assert blocked == []
+        assert MembershipApplication.objects.count() == 1
+    finally:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+        other.close()
+    assert counts(retention_run(now=T0 + 400 * DAY))["membership_applications"] == 1

@@ -48,12 +48,17 @@ def program_detail(request: HttpRequest, code: str) -> HttpResponse:
     today = timezone.localdate()
     member = member_get_for_user(user=request.user)
     reasons = covered = None
+    enrollment = None
     if member is not None:
         reasons = eligibility_reasons(program=program, member=member, on=today)
-        covered = any(
-            c.program.pk == program.pk
+        mine = [
+            c
             for c in coverage_for_member(member=member, on=today)
-        )
+            if c.program.pk == program.pk
+        ]
+        covered = bool(mine)
+        # A named enrollment the worker may withdraw from (退出该计划).
+        enrollment = next((c.enrollment for c in mine if c.enrollment), None)
     return render(
         request,
         "services/programs/detail.html",
@@ -64,6 +69,7 @@ def program_detail(request: HttpRequest, code: str) -> HttpResponse:
             "member": member,
             "reasons": reasons,
             "covered": covered,
+            "enrollment": enrollment,
             "is_named": program.enrollment_mode == EnrollmentMode.NAMED,
         },
     )

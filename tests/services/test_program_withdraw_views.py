@@ -117,7 +117,7 @@ def test_english_message_for_not_active(client, programs):
         url(enrollment), follow=True, headers={"accept-language": "en"}
     )
 
-    assert "Only active coverage can be withdrawn from." in response.content.decode()
+    assert "Only active cover can be withdrawn from." in response.content.decode()
 
 
 def test_another_worker_gets_404(client, programs):
@@ -164,3 +164,13 @@ def test_withdraw_post_needs_csrf(programs):
     assert response.status_code == 403
     enrollment.refresh_from_db()
     assert enrollment.status == EnrollmentStatus.ACTIVE
+
+
+def test_program_page_offers_withdraw_only_for_a_named_enrollment(client, programs):
+    enrollment = enrolled(client, programs)
+
+    named = client.get(reverse("services:program_detail", args=["domestic"]))
+    other = client.get(reverse("services:program_detail", args=["e_road"]))
+
+    assert url(enrollment) in named.content.decode()
+    assert "退出该计划" not in other.content.decode()

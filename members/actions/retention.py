@@ -44,6 +44,7 @@ from members.models import (
     OneTimeCode,
     PlatformRider,
 )
+from portal.request_context import current
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +112,11 @@ def retention_audit_rows(
     member_column: str | None = None,
 ) -> None:
     """One audit row per id of `table` (a constant table name), written by a
-    single INSERT … SELECT in the caller's transaction."""
+    single INSERT … SELECT in the caller's transaction. Inside a request (a
+    processed deletion request) the rows carry its request id and client IP."""
     if not ids:
         return
+    ctx = current()
     placeholders = ",".join(["%s"] * len(ids))
     member_expr = f"t.{member_column}" if member_column else "NULL"
     with connection.cursor() as cursor:
@@ -122,12 +125,14 @@ def retention_audit_rows(
             INSERT INTO members_auditlog
                 (created_at, actor_id, actor_role, ip, request_id, action,
                  object_type, object_id, member_id, field, reason, outcome, detail)
-            SELECT %s, NULL, 'system', NULL, '', %s, %s, CAST(t.id AS varchar(64)),
+            SELECT %s, NULL, 'system', %s, %s, %s, %s, CAST(t.id AS varchar(64)),
                    {member_expr}, '', %s, 'success', %s
             FROM {table} t WHERE t.id IN ({placeholders})
             """,  # noqa: S608 - table/column names are constants of the callers
             [
                 timezone.now(),
+                ctx.ip if ctx else None,
+                ctx.request_id if ctx else "",
                 action,
                 object_type,
                 reason[:200],

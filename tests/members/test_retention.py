@@ -318,9 +318,15 @@ def test_approved_deletion_request_uses_the_retention_path(sz):
     request = data_request_create(user=user, kind="deletion")
     other = data_request_create(user=applicant, kind="deletion")
 
-    # when
-    data_request_process(request_id=request.pk, staff=staff, status="done")
-    data_request_process(request_id=other.pk, staff=staff, status="done")
+    # when: staff process both (inside a request: its id and IP go on the rows)
+    from portal.request_context import RequestContext, reset, set_current
+
+    token = set_current(RequestContext(request_id="req-42", ip="203.0.113.7"))
+    try:
+        data_request_process(request_id=request.pk, staff=staff, status="done")
+        data_request_process(request_id=other.pk, staff=staff, status="done")
+    finally:
+        reset(token)
 
     # then: anonymised now (not after the period), application deleted, audited
     member.refresh_from_db()
@@ -329,11 +335,12 @@ def test_approved_deletion_request_uses_the_retention_path(sz):
     assert AuditLog.objects.filter(
         action="retention_anonymise", member=member, reason__contains="本人申请删除"
     ).exists()
-    assert AuditLog.objects.filter(
+    erased = AuditLog.objects.get(
         action="retention_delete",
         object_type="membership_application",
         object_id=str(application.pk),
-    ).exists()
+    )
+    assert (erased.request_id, erased.ip) == ("req-42", "203.0.113.7")
     assert DataRequest.objects.get(pk=request.pk).status == "done"
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -36,6 +37,7 @@ from members.models import (
     NotificationStatus,
     Platform,
     PlatformApiKey,
+    PlatformApiUsage,
     PlatformRider,
     RegionCode,
     UnionOrg,
@@ -263,6 +265,27 @@ class PlatformAdmin(admin.ModelAdmin):
         return response
 
 
+@admin.register(PlatformApiUsage)
+class PlatformApiUsageAdmin(admin.ModelAdmin):
+    """Per-minute request counts per key and endpoint (read-only; docs/api.md)."""
+
+    list_display = ("minute", "key", "method", "endpoint", "requests", "errors")
+    list_filter = ("key__platform", "method", "endpoint")
+    list_select_related = ("key__platform",)
+    date_hierarchy = "minute"
+    fields = list_display
+    readonly_fields = list_display
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(PlatformApiKey)
 class PlatformApiKeyAdmin(admin.ModelAdmin):
     list_display = (
@@ -351,6 +374,8 @@ class MemberAdmin(
         "status",
         "member_no",
         "joined_on",
+        "left_at",
+        "anonymised_at",
         "reminders_opt_out",
         "user",
         "created_at",
@@ -365,6 +390,8 @@ class MemberAdmin(
         "status",
         "member_no",
         "joined_on",
+        "left_at",
+        "anonymised_at",
         "user",
         "created_at",
         "updated_at",
@@ -735,6 +762,47 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
+
+    change_list_template = "admin/members/auditlog/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "retention/",
+                self.admin_site.admin_view(self.retention_view),
+                name="members_auditlog_retention",
+            ),
+            *super().get_urls(),
+        ]
+
+    def retention_view(self, request: HttpRequest) -> HttpResponse:
+        """The retention schedule in force (security.md PI8), read-only: the
+        periods come from settings/environment, not from the database."""
+        from members.actions.retention import retention_categories
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows = [
+            {
+                "code": c.code,
+                "label": c.label,
+                "action": "匿名化" if c.action == "retention_anonymise" else "删除",
+                "days": c.days,
+                "setting": c.days_setting,
+            }
+            for c in retention_categories()
+        ]
+        return TemplateResponse(
+            request,
+            "admin/members/auditlog/retention.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "个人信息保存期限",
+                "opts": self.model._meta,
+                "rows": rows,
+                "chunk": settings.RETENTION_CHUNK,
+            },
+        )
 
 
 @admin.register(Notification)

@@ -30,11 +30,12 @@ def audit_record(
     reason: str = "",
     outcome: str = AuditLog.Outcome.SUCCESS,
     detail: dict | None = None,
+    role: str | None = None,
 ) -> AuditLog:
     ctx = current()
     return AuditLog.objects.create(
         actor=actor if actor is not None and actor.pk else None,
-        actor_role=_role(actor),
+        actor_role=role or _role(actor),
         ip=ctx.ip if ctx else None,
         request_id=ctx.request_id if ctx else "",
         action=action,

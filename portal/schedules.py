@@ -66,4 +66,13 @@ DEFAULT_SCHEDULES: list[dict] = [
         "queue": "bulk",
         "description": "Every minute: re-queue chunks stalled >10 min; purge keys.",
     },
+    # Retention schedule (security.md PI8): delete / anonymise personal data whose
+    # period (settings RETENTION_*_DAYS) is over.
+    {
+        "name": "个人信息:按保存期限删除或匿名化",
+        "task": "members.tasks.retention_run",
+        "crontab": {"minute": "15", "hour": "4"},
+        "queue": "default",
+        "description": "04:15 daily: retention job (PI8), one audit row per category.",
+    },
 ]

@@ -510,3 +510,28 @@ PLATFORM_KEY_PEPPER = os.getenv("PLATFORM_KEY_PEPPER", "")
 PLATFORM_BATCH_MAX_BYTES = envint("PLATFORM_BATCH_MAX_BYTES", str(200 * 1024 * 1024))
 # Rows per chunk: one transaction each; bounds the worker's memory per task.
 PLATFORM_BATCH_CHUNK_ROWS = envint("PLATFORM_BATCH_CHUNK_ROWS", "20000")
+# --- Retention schedule (security.md PI8; members/actions/retention.py) ---------------
+# Days after which the daily job (beat 04:15) deletes or anonymises each category.
+# [A] numbers chosen for this project; docs/architecture.md "Retention" lists them.
+# Rejected applications (after the decision) and drafts (after their last change):
+RETENTION_APPLICATION_DAYS = envint("RETENTION_APPLICATION_DAYS", "180")
+# Ex-members (withdrawn / lapsed / expelled), counted from leaving: anonymised.
+RETENTION_EX_MEMBER_DAYS = envint("RETENTION_EX_MEMBER_DAYS", "365")
+# SMS one-time-code rows: keyed hashes + phone blind index; they are also the only
+# record of OTP sends (a network/security log), and security.md LG4 keeps such
+# logs >= 180 days, so 180 is both the default and the floor.
+RETENTION_OTP_DAYS = envint("RETENTION_OTP_DAYS", "180")
+# Finished outbox rows (sent / skipped / dead notices and inbox messages; the
+# delivery log of SMS, so the same floor):
+RETENTION_NOTIFICATION_DAYS = envint("RETENTION_NOTIFICATION_DAYS", "365")
+RETENTION_LOG_MIN_DAYS = 180
+if min(RETENTION_OTP_DAYS, RETENTION_NOTIFICATION_DAYS) < RETENTION_LOG_MIN_DAYS:
+    raise ImproperlyConfigured(
+        "RETENTION_OTP_DAYS and RETENTION_NOTIFICATION_DAYS must be at least 180: "
+        "they are send logs, kept >= 6 months (security.md LG4)."
+    )
+# Platform batch files still on disk, staging rows and per-row error lists, after
+# the batch finished:
+RETENTION_BATCH_FILE_DAYS = envint("RETENTION_BATCH_FILE_DAYS", "30")
+# Rows per transaction of the job.
+RETENTION_CHUNK = envint("RETENTION_CHUNK", "1000")

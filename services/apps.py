@@ -10,6 +10,8 @@ class ServicesConfig(AppConfig):
     verbose_name = "会员服务"
 
     def ready(self) -> None:
+        from services.actions import retention
         from services.notification_templates import register
 
         register()
+        retention.register()

@@ -21,6 +21,11 @@ TEMPLATES = [
         "登录门户“我的保障”可查看详情。",
     ),
     NoticeTemplate(
+        code="programs.enrollment_withdrawn",
+        title="已退出{program_name}",
+        text="您已退出{program_name},保障随即结束。符合条件时可在门户重新报名。",
+    ),
+    NoticeTemplate(
         code="programs.enrollment_lapsed",
         title="保障计划已失效",
         text="您参加的保障计划因不再符合参加条件已失效,原因可在门户“我的保障”查看;"

@@ -15,6 +15,11 @@ urlpatterns: list = [
     path("programs/", programs.programs, name="programs"),
     path("programs/check/", programs.program_check, name="program_check"),
     path("programs/mine/", programs.my_coverage, name="my_coverage"),
+    path(
+        "programs/mine/<int:enrollment_id>/withdraw/",
+        programs.enrollment_withdraw_view,
+        name="enrollment_withdraw",
+    ),
     path("programs/<slug:code>/", programs.program_detail, name="program_detail"),
     path(
         "programs/<slug:code>/enroll/", programs.program_enroll, name="program_enroll"

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from members.audit import audit_record
-from members.models import Platform, PlatformApiKey, User
+from members.models import Member, Platform, PlatformApiKey, PlatformApiUsage, User
 from members.models.api_keys import MAX_KEY_LIFETIME
 
 KEY_SEPARATOR = "."
@@ -102,3 +102,123 @@ def platform_key_touch(*, key: PlatformApiKey, now: datetime) -> None:
     PlatformApiKey.objects.filter(pk=key.pk).exclude(
         last_used_at__gt=now - timedelta(minutes=1)
     ).update(last_used_at=now)
+
+
+def _usage_bump(
+    *, key: PlatformApiKey, endpoint: str, method: str, minute: datetime, failed: int
+) -> bool:
+    """Count one request in its (key, endpoint, method, minute) bucket; True when
+    this request opened the bucket. One statement on PostgreSQL (upsert; `xmax = 0`
+    is true only for a freshly inserted row), two elsewhere."""
+    table = PlatformApiUsage._meta.db_table
+    params = [key.pk, endpoint, method, minute, failed]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""
+                INSERT INTO {table} AS u (key_id, endpoint, method, minute, requests,
+                                          errors)
+                VALUES (%s, %s, %s, %s, 1, %s)
+                ON CONFLICT (key_id, endpoint, method, minute) DO UPDATE
+                   SET requests = u.requests + 1, errors = u.errors + EXCLUDED.errors
+                RETURNING (xmax = 0)
+                """,  # noqa: S608 - the table name comes from model metadata
+                params,
+            )
+            return bool(cursor.fetchone()[0])
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (key_id, endpoint, method, minute, requests, errors)
+            VALUES (%s, %s, %s, %s, 1, %s)
+            ON CONFLICT (key_id, endpoint, method, minute) DO NOTHING
+            RETURNING id
+            """,  # noqa: S608
+            params,
+        )
+        if cursor.fetchone() is not None:
+            return True
+        cursor.execute(
+            f"""
+            UPDATE {table} SET requests = requests + 1, errors = errors + %s
+             WHERE key_id = %s AND endpoint = %s AND method = %s AND minute = %s
+            """,  # noqa: S608
+            [failed, key.pk, endpoint, method, minute],
+        )
+        return False
+
+
+@transaction.atomic
+def platform_key_use_record(
+    *,
+    key: PlatformApiKey,
+    endpoint: str,
+    method: str,
+    status_code: int,
+    now: datetime | None = None,
+    member: Member | None = None,
+    object_type: str = "",
+    object_id: object = "",
+) -> None:
+    """Record one authenticated platform API request (security.md LG1).
+
+    - every request: +1 in its per-minute usage bucket (errors counted apart);
+      the request that opens a bucket writes one `platform_key_use` audit row;
+    - every write (not GET/HEAD/OPTIONS): one `platform_api_write` audit row with
+      the status code (rejected writes included);
+    - every read of a person (`member` given): one `platform_rider_read` audit row
+      naming the member, so "who saw this person's data" has an answer.
+    """
+    now = now or timezone.now()
+    minute = now.replace(second=0, microsecond=0)
+    method = method.upper()[:8]
+    endpoint = endpoint[:80]
+    failed = 1 if status_code >= 400 else 0
+    opened = _usage_bump(
+        key=key, endpoint=endpoint, method=method, minute=minute, failed=failed
+    )
+    write = method not in ("GET", "HEAD", "OPTIONS")
+    person_read = member is not None and not failed and not write
+    if not (opened or write or person_read) and connection.vendor == "postgresql":
+        # Only a counter moved: a crash may lose it, so skip the WAL flush
+        # wait (audit rows, when written, commit durably as usual).
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+    base = {"platform_id": key.platform_id, "prefix": key.prefix}
+    if opened:
+        audit_record(
+            role="platform",
+            action="platform_key_use",
+            object_type="platform_api_key",
+            object_id=key.pk,
+            outcome="success" if not failed else "failure",
+            detail={
+                **base,
+                "endpoint": endpoint,
+                "method": method,
+                "minute": minute.isoformat(),
+                "status": status_code,
+            },
+        )
+    if write:
+        audit_record(
+            role="platform",
+            action="platform_api_write",
+            object_type=object_type or "platform_api_key",
+            object_id=object_id or key.pk,
+            outcome="success" if not failed else "failure",
+            detail={
+                **base,
+                "endpoint": endpoint,
+                "method": method,
+                "status": status_code,
+            },
+        )
+    elif person_read:
+        audit_record(
+            role="platform",
+            action="platform_rider_read",
+            member=member,
+            object_type=object_type or "member",
+            object_id=object_id or member.pk,
+            detail={**base, "endpoint": endpoint},
+        )

@@ -11,9 +11,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from members.actions.notifications import notification_enqueue
+from members.actions.retention import applications_delete, members_anonymise
 from members.audit import audit_record
 from members.mfa import user_otp_verified
 from members.models import (
+    EX_MEMBER_STATUSES,
     AuditLog,
     DataRequest,
     DataRequestKind,
@@ -273,7 +275,9 @@ def data_request_process(
     member = request.member
     if done and request.kind == DataRequestKind.WITHDRAWAL and member is not None:
         previous = member.status
-        Member.objects.filter(pk=member.pk).update(status=MemberStatus.WITHDRAWN)
+        Member.objects.filter(pk=member.pk).update(
+            status=MemberStatus.WITHDRAWN, left_at=timezone.now()
+        )
         MembershipEvent.objects.create(
             user=request.user,
             member=member,
@@ -285,7 +289,23 @@ def data_request_process(
             actor=staff,
         )
     if done and request.kind == DataRequestKind.DELETION:
-        MembershipApplication.objects.filter(user=request.user, member=None).delete()
+        # The retention job's erasure paths (PI8), with their audit rows: the
+        # account's unapproved applications go; an ex-member is anonymised now
+        # instead of after RETENTION_EX_MEMBER_DAYS. A current membership stays.
+        applications_delete(
+            ids=list(
+                MembershipApplication.objects.filter(
+                    user=request.user, member=None
+                ).values_list("pk", flat=True)
+            ),
+            reason=f"本人申请删除(申请编号 {request.pk})",
+        )
+        if member is not None and member.status in EX_MEMBER_STATUSES:
+            members_anonymise(
+                ids=[member.pk],
+                reason=f"本人申请删除(申请编号 {request.pk})",
+                now=timezone.now(),
+            )
     audit_record(
         action="data_request_process",
         actor=staff,

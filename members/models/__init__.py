@@ -1,7 +1,7 @@
 """Members app models, split by concern; import them from here."""
 
 from .accounts import User
-from .api_keys import PlatformApiKey
+from .api_keys import PlatformApiKey, PlatformApiUsage
 from .audit import AuditLog
 from .joining import (
     ApplicationStatus,
@@ -24,6 +24,8 @@ from .notifications import (
 from .orgs import OrgKind, OrgLevel, Platform, UnionOrg
 from .otp import OneTimeCode, OtpPurpose
 from .people import (
+    ANONYMISED_NAME,
+    EX_MEMBER_STATUSES,
     EmploymentCategory,
     Member,
     MemberStatus,
@@ -33,6 +35,8 @@ from .people import (
 from .regions import RegionCode
 
 __all__ = [
+    "ANONYMISED_NAME",
+    "EX_MEMBER_STATUSES",
     "ApplicationStatus",
     "ConsentChannel",
     "ConsentPurpose",
@@ -44,6 +48,7 @@ __all__ = [
     "MembershipEvent",
     "MembershipEventKind",
     "OneTimeCode",
+    "PlatformApiUsage",
     "OtpPurpose",
     "RegionCode",
     "AuditLog",

@@ -43,3 +43,38 @@ class PlatformApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform} · {self.prefix}"
+
+
+class PlatformApiUsage(models.Model):
+    """Requests per key, endpoint, method and minute (security.md LG1 "API key
+    use"). One upserted row per bucket instead of one row per request: the first
+    request of a bucket also writes an `AuditLog` row (`platform_key_use`), so the
+    audit table grows by at most one row per key, endpoint and minute for reads;
+    writes and rider look-ups get their own audit row per request (docs/api.md)."""
+
+    key = models.ForeignKey(
+        PlatformApiKey,
+        verbose_name="接口密钥",
+        on_delete=models.CASCADE,
+        related_name="usage",
+    )
+    endpoint = models.CharField("接口", max_length=80)
+    method = models.CharField("方法", max_length=8)
+    minute = models.DateTimeField("分钟")
+    requests = models.PositiveIntegerField("请求数", default=0)
+    errors = models.PositiveIntegerField("出错数(≥400)", default=0)
+
+    class Meta:
+        verbose_name = "平台接口调用统计"
+        verbose_name_plural = "平台接口调用统计"
+        ordering = ["-minute"]
+        default_permissions = ("view",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key", "endpoint", "method", "minute"],
+                name="platformapiusage_one_row_per_bucket",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.method} {self.endpoint} {self.minute:%H:%M}"

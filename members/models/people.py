@@ -51,6 +51,15 @@ class MemberStatus(models.TextChoices):
     EXPELLED = "expelled", _("已开除")
 
 
+# Membership ended: the rows the retention job anonymises after a while (PI8).
+EX_MEMBER_STATUSES = (
+    MemberStatus.WITHDRAWN,
+    MemberStatus.LAPSED,
+    MemberStatus.EXPELLED,
+)
+ANONYMISED_NAME = "已匿名"
+
+
 class Member(models.Model):
     """A worker: the person record behind a membership, enrollments and claims.
 
@@ -102,6 +111,13 @@ class Member(models.Model):
         "会员证号", max_length=20, null=True, blank=True, unique=True
     )
     joined_on = models.DateField("入会日期", null=True, blank=True)
+    # When the membership ended (withdrawn / lapsed / expelled); the retention job
+    # anonymises the row RETENTION_EX_MEMBER_DAYS later (falls back to updated_at).
+    left_at = models.DateTimeField("离会时间", null=True, blank=True)
+    # Set by the retention job: name replaced, ID/phone and blind indexes erased.
+    anonymised_at = models.DateTimeField(
+        "匿名化时间", null=True, blank=True, editable=False
+    )
     reminders_opt_out = models.BooleanField("不接收提醒短信", default=False)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)

@@ -3,3 +3,4 @@ so every task module is imported here."""
 
 from members.tasks.notifications import *  # noqa: F403
 from members.tasks.reminders import *  # noqa: F403
+from members.tasks.retention import *  # noqa: F403

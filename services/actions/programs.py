@@ -21,6 +21,7 @@ from uuid import uuid4
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from members.audit import audit_record
 from members.models import (
@@ -50,7 +51,8 @@ from services.selectors.eligibility import (
 
 ENROLL_ANONYMOUS = "该计划为无记名保障:符合条件即受保障,无需报名。"
 ENROLL_NOT_ELIGIBLE = "暂不符合参加条件:{reasons}"
-WITHDRAW_NOT_ACTIVE = "只有保障中的参保记录可以退出。"
+# gettext_noop: plain str here; the worker view translates it on display.
+WITHDRAW_NOT_ACTIVE = gettext_noop("只有保障中的参保记录可以退出。")
 REASON_PERIOD_OVER = "保障期已结束"
 REASON_WITHDRAWN = "本人申请退出"
 REASON_RENEWED = "仍符合条件,自动续保"
@@ -59,6 +61,7 @@ REASON_ENROLLED = "本人报名参加"
 # Template codes written to the outbox (members.models.Notification).
 TEMPLATE_ENROLLED = "programs.enrolled"
 TEMPLATE_LAPSED = "programs.enrollment_lapsed"
+TEMPLATE_WITHDRAWN = "programs.enrollment_withdrawn"
 TEMPLATE_ENDING = "programs.coverage_ending"
 REMINDER_OFFSETS = (30, 7)
 
@@ -216,6 +219,20 @@ def enrollment_withdraw(
         object_type="enrollment",
         object_id=enrollment.pk,
         detail={"program": enrollment.program.code},
+    )
+    from members.actions.notifications import notification_enqueue
+
+    notification_enqueue(
+        template_code=TEMPLATE_WITHDRAWN,
+        dedupe_key=f"enrollment-withdrawn:{enrollment.pk}",
+        channel=NotificationChannel.INBOX,
+        user=member.user,
+        member=member,
+        params={
+            "enrollment_id": enrollment.pk,
+            "program_code": enrollment.program.code,
+            "program_name": enrollment.program.name,
+        },
     )
     return enrollment
 

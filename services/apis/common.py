@@ -20,8 +20,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from members.actions.api_keys import platform_key_use_record
 from members.api_auth import IsPlatform, PlatformKeyAuthentication, PlatformKeyThrottle
-from members.models import Platform
+from members.models import Platform, PlatformApiKey
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,33 @@ class PlatformApi(APIView):
                 headers={"Retry-After": "30"},
             )
         return super().handle_exception(exc)
+
+    # What the usage record names (security.md LG1); a view that reads one
+    # person's data sets `audit_member` (and the object) before responding.
+    audit_member = None
+    audit_object: tuple[str, object] = ("", "")
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        key = getattr(request, "auth", None)
+        if isinstance(key, PlatformApiKey):
+            match = getattr(request, "resolver_match", None)
+            endpoint = (match.view_name if match else "") or type(self).__name__
+            try:
+                platform_key_use_record(
+                    key=key,
+                    endpoint=endpoint,
+                    method=request.method,
+                    status_code=response.status_code,
+                    member=self.audit_member,
+                    object_type=self.audit_object[0],
+                    object_id=self.audit_object[1],
+                )
+            except (OperationalError, InterfaceError):
+                # The database is down (the response is likely the 503 above):
+                # answer anyway; the outage itself is logged.
+                logger.warning("platform api: usage not recorded (database down)")
+        return response
 
 
 def idempotency_key_from(request) -> str:

@@ -290,6 +290,8 @@ class RiderDetailApi(PlatformApi):
         if rider is None:
             raise Http404
         member = rider.member
+        self.audit_member = member
+        self.audit_object = ("platform_rider", rider.pk)
         data = RiderDetailSerializer(
             {
                 "platform_rider_id": rider.platform_rider_id,

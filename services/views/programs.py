@@ -6,16 +6,20 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from members.selectors.people import member_get_for_user
 from portal.exceptions import ApplicationError
-from services.actions.programs import enrollment_create
+from services.actions.programs import (
+    WITHDRAW_NOT_ACTIVE,
+    enrollment_create,
+    enrollment_withdraw,
+)
 from services.forms.programs import SelfTestForm
-from services.models import EnrollmentMode, add_months
+from services.models import Enrollment, EnrollmentMode, EnrollmentStatus, add_months
 from services.selectors.eligibility import (
     EligibilityFacts,
     PlatformTenure,
@@ -44,12 +48,17 @@ def program_detail(request: HttpRequest, code: str) -> HttpResponse:
     today = timezone.localdate()
     member = member_get_for_user(user=request.user)
     reasons = covered = None
+    enrollment = None
     if member is not None:
         reasons = eligibility_reasons(program=program, member=member, on=today)
-        covered = any(
-            c.program.pk == program.pk
+        mine = [
+            c
             for c in coverage_for_member(member=member, on=today)
-        )
+            if c.program.pk == program.pk
+        ]
+        covered = bool(mine)
+        # A named enrollment the worker may withdraw from (退出该计划).
+        enrollment = next((c.enrollment for c in mine if c.enrollment), None)
     return render(
         request,
         "services/programs/detail.html",
@@ -60,6 +69,7 @@ def program_detail(request: HttpRequest, code: str) -> HttpResponse:
             "member": member,
             "reasons": reasons,
             "covered": covered,
+            "enrollment": enrollment,
             "is_named": program.enrollment_mode == EnrollmentMode.NAMED,
         },
     )
@@ -138,6 +148,52 @@ def my_coverage(request: HttpRequest) -> HttpResponse:
             "coverage": coverage_for_member(member=member, on=today) if member else [],
             "history": enrollment_history_for_member(member=member) if member else [],
         },
+    )
+
+
+@login_required
+def enrollment_withdraw_view(request: HttpRequest, enrollment_id: int) -> HttpResponse:
+    """退出保障计划: GET shows the confirmation step, POST (CSRF) withdraws.
+    Only the owner's enrollments exist here (another worker's id → 404). A
+    second submit, or an enrollment no longer active, redirects with a message;
+    the action's conditional UPDATE makes the withdrawal happen once."""
+    member = member_get_for_user(user=request.user)
+    if member is None:
+        raise Http404
+    enrollment = get_object_or_404(
+        Enrollment.objects.select_related("program"), pk=enrollment_id, member=member
+    )
+    if request.method == "POST":
+        try:
+            enrollment_withdraw(
+                member=member, enrollment_id=enrollment.pk, actor=request.user
+            )
+        except ApplicationError as exc:
+            enrollment.refresh_from_db()
+            if enrollment.status == EnrollmentStatus.WITHDRAWN:
+                messages.info(
+                    request,
+                    _("你已退出%(name)s。") % {"name": enrollment.program.name},
+                )
+            else:
+                messages.error(request, _(exc.message))
+            return redirect("services:my_coverage")
+        messages.success(
+            request, _("已退出%(name)s。") % {"name": enrollment.program.name}
+        )
+        return redirect("services:my_coverage")
+    if enrollment.status != EnrollmentStatus.ACTIVE:
+        if enrollment.status == EnrollmentStatus.WITHDRAWN:
+            messages.info(
+                request, _("你已退出%(name)s。") % {"name": enrollment.program.name}
+            )
+        else:
+            messages.error(request, _(WITHDRAW_NOT_ACTIVE))
+        return redirect("services:my_coverage")
+    return render(
+        request,
+        "services/programs/withdraw.html",
+        {"enrollment": enrollment, "program": enrollment.program},
     )
 
 

@@ -99,3 +99,32 @@ def test_rider_enrolls_in_a_named_program_and_sees_e_road_in_my_coverage(
     assert list(
         Enrollment.objects.filter(member=rider).values_list("program__code", flat=True)
     ) == ["rider_accident"]
+
+    # when: the rider changes their mind and withdraws, through the
+    # confirmation step (and has the same step open in a second tab)
+    named.get_by_role("button", name="退出该计划").click()
+    page.get_by_role("heading", name="退出骑手意外互助").wait_for()
+    assert page.get_by_text("退出后保障立即结束", exact=False).is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    stale = page.context.new_page()
+    stale.goto(page.url)
+    page.get_by_role("button", name="确认退出").click()
+
+    # then: back on 我的保障, the named program no longer covers, the history
+    # says withdrawn, E路守护 still covers
+    page.get_by_role("heading", name="我的保障").wait_for()
+    assert page.get_by_text("已退出骑手意外互助。").is_visible()
+    assert page.get_by_role("article", name="骑手意外互助").count() == 0
+    assert page.get_by_role("article", name="E路守护").is_visible()
+    assert page.get_by_role("cell", name="已退出").is_visible()
+    assert page.get_by_role("button", name="退出该计划").count() == 0
+    enrollment = Enrollment.objects.get(member=rider, program=program)
+    assert enrollment.status == "withdrawn"
+
+    # when: the stale tab submits the confirmation again
+    stale.get_by_role("button", name="确认退出").click()
+
+    # then: a clear message, nothing changes
+    stale.get_by_role("heading", name="我的保障").wait_for()
+    assert stale.get_by_text("你已退出骑手意外互助。").is_visible()
+    assert enrollment.events.filter(to_status="withdrawn").count() == 1

@@ -29,7 +29,7 @@ from members.models import (
 )
 from portal.crypto import blind_index
 from portal.schedules import DEFAULT_SCHEDULES
-from tests.factories import make_member, make_platform, make_staff
+from tests.factories import login_staff, make_member, make_platform, make_staff
 from tests.members.factories import make_verified_user, submit_application
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -445,9 +445,9 @@ def test_admin_shows_the_schedule_read_only_to_auditors(client, sz):
     clerk = make_staff(org=_pool())
     url = "/admin/members/auditlog/retention/"
 
-    client.force_login(clerk)
+    login_staff(client, clerk)
     denied = client.get(url)
-    client.force_login(auditor)
+    login_staff(client, auditor)
     page = client.get(url)
     listing = client.get("/admin/members/auditlog/")
 

@@ -126,11 +126,11 @@ def test_failed_authentication_records_no_usage(client, program):
 
 
 def test_usage_admin_lists_buckets_read_only(client, alpha, program):
-    from tests.factories import make_user
+    from tests.factories import login_staff, make_user
 
     alpha.get(RIDER_URL.format("NOPE"))
     admin_user = make_user(is_staff=True, is_superuser=True)
-    client.force_login(admin_user)
+    login_staff(client, admin_user)
 
     listing = client.get("/admin/members/platformapiusage/")
     add = client.get("/admin/members/platformapiusage/add/")

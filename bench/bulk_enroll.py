@@ -180,7 +180,7 @@ def main() -> None:
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--port", type=int, default=8105)
-    parser.add_argument("--workers", type=int, default=1, help="celery concurrency")
+    parser.add_argument("--workers", type=int, default=2, help="celery concurrency")
     args = parser.parse_args()
 
     db_url = f"{args.pg}/{args.db}"
@@ -293,7 +293,7 @@ def main() -> None:
             "-c",
             str(args.workers),
             "-l",
-            "WARNING",
+            "INFO",
             "-n",
             f"bench-{os.getpid()}@%h",
         ],
@@ -335,6 +335,13 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    # Step timers of the chunks (services/actions/batches.py logs them at INFO).
+    for line in (logs / "worker.log").read_text(errors="replace").splitlines():
+        if "services.actions.batches" in line and ("staged:" in line or " rows " in line):
+            try:
+                print("  step", json.loads(line[line.index("{") :])["msg"])
+            except ValueError:
+                print("  step", line[-200:])
     rate = args.rows / total_s
     copy_rate = args.rows / copy_s
     print(

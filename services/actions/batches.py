@@ -59,6 +59,7 @@ from services.models import (
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 20_000
+APPLY_PER_CALL = 4
 NOTICE_TEMPLATE = "platform_rider_notice"
 
 STAGE = BatchStagingRow._meta.db_table
@@ -218,6 +219,15 @@ def batch_split(*, batch_id: int, chunk_rows: int | None = None) -> int | None:
         return next_chunk
 
 
+def open_chunk_ids(*, batch_id: int) -> list[int]:
+    return list(
+        EnrollmentBatchChunk.objects.filter(batch_id=batch_id)
+        .exclude(status=ChunkStatus.DONE)
+        .order_by("index")
+        .values_list("pk", flat=True)
+    )
+
+
 def _next_open_chunk(*, batch_id: int) -> int | None:
     return (
         EnrollmentBatchChunk.objects.filter(batch_id=batch_id)
@@ -373,8 +383,11 @@ def batch_chunk_process(*, chunk_id: int) -> int | None:
     if batch_id is None:
         return None
     batch_chunk_stage(chunk_id=chunk_id)
-    while batch_chunk_apply(batch_id=batch_id):
-        pass
+    # A bounded number per call keeps each task far below the time limit; the
+    # task queues the next open chunk, and every chunk is queued anyway.
+    for _ in range(APPLY_PER_CALL):
+        if not batch_chunk_apply(batch_id=batch_id):
+            break
     return _next_open_chunk(batch_id=batch_id)
 
 
@@ -622,6 +635,15 @@ def _mark_conflicts(cursor, *, rng: list, platform_id: int) -> None:
         )
 
 
+# The chunk's live rows and their members: (row_no, member_id, member_new), one
+# row per staged row still without an outcome after the duplicate and conflict
+# checks. A temporary table (no WAL, no index, gone at commit) instead of
+# writing member_id back into 20k staged rows: those UPDATEs cost as much as the
+# INSERT into members itself.
+CM = "bulk_chunk_members"
+_LIVE = f"{STAGE} s JOIN {CM} c ON c.row_no = s.row_no"
+
+
 def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
     """New people become members with status `applicant` in their city's
     新业态联合工会: a platform cannot make anyone a union member (docs/api.md)."""
@@ -636,7 +658,13 @@ def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
         "s.phone_hmac, s.occupation, '', '', s.city_code, s.org_id, 'applicant', "
         "NULL, NULL, FALSE, %s, %s, NULL"
     )
+    _execute(cursor, f"DROP TABLE IF EXISTS {CM}")
     if connection.vendor == "postgresql":
+        _execute(
+            cursor,
+            f"CREATE TEMPORARY TABLE {CM} (row_no integer, member_id bigint, "
+            "member_new boolean) ON COMMIT DROP",
+        )
         _execute(
             cursor,
             f"""
@@ -647,41 +675,63 @@ def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
                  ORDER BY s.id_hmac
                 ON CONFLICT (id_number_hmac) DO NOTHING
                 RETURNING id, id_number_hmac)
-            UPDATE {STAGE} AS s SET member_id = ins.id, member_new = TRUE
-              FROM ins
-             WHERE {_RANGE} AND s.outcome IS NULL AND s.id_hmac = ins.id_number_hmac
+            INSERT INTO {CM} (row_no, member_id, member_new)
+            SELECT s.row_no, ins.id, TRUE
+              FROM ins JOIN {STAGE} s ON s.id_hmac = ins.id_number_hmac
+             WHERE {_RANGE} AND s.outcome IS NULL
             """,
             [now, now, *rng, *rng],
         )
-    else:
-        # SQLite has one writer at a time, so marking first is exact.
+        # People the union already knows: one index probe each (OFFSET 0), so
+        # the cost follows the chunk, not the number of members.
         _execute(
             cursor,
             f"""
-            UPDATE {STAGE} AS s SET member_new = TRUE
+            INSERT INTO {CM} (row_no, member_id, member_new)
+            SELECT s.row_no, (SELECT m.id FROM {MEMBER} m
+                               WHERE m.id_number_hmac = s.id_hmac OFFSET 0), FALSE
+              FROM {STAGE} s
              WHERE {_RANGE} AND s.outcome IS NULL
-               AND NOT EXISTS (SELECT 1 FROM {MEMBER} m
-                                WHERE m.id_number_hmac = s.id_hmac)
+               AND NOT EXISTS (SELECT 1 FROM {CM} x WHERE x.row_no = s.row_no)
             """,
             rng,
         )
-        _execute(
-            cursor,
-            f"""
-            INSERT INTO {MEMBER} ({columns})
-            SELECT {select} FROM {STAGE} s
-             WHERE {_RANGE} AND s.outcome IS NULL AND s.member_new
-            ON CONFLICT (id_number_hmac) DO NOTHING
-            """,
-            [now, now, *rng],
-        )
+        _execute(cursor, f"ANALYZE {CM}")
+        return
+    # SQLite has one writer at a time, so marking first is exact.
     _execute(
         cursor,
         f"""
-        UPDATE {STAGE} AS s
-           SET member_id = (SELECT m.id FROM {MEMBER} m
-                             WHERE m.id_number_hmac = s.id_hmac OFFSET 0)
-         WHERE {_RANGE} AND s.outcome IS NULL AND s.member_id IS NULL
+        UPDATE {STAGE} AS s SET member_new = TRUE
+         WHERE {_RANGE} AND s.outcome IS NULL
+           AND NOT EXISTS (SELECT 1 FROM {MEMBER} m
+                            WHERE m.id_number_hmac = s.id_hmac)
+        """,
+        rng,
+    )
+    _execute(
+        cursor,
+        f"""
+        INSERT INTO {MEMBER} ({columns})
+        SELECT {select} FROM {STAGE} s
+         WHERE {_RANGE} AND s.outcome IS NULL AND s.member_new
+        ON CONFLICT (id_number_hmac) DO NOTHING
+        """,
+        [now, now, *rng],
+    )
+    _execute(
+        cursor,
+        f"CREATE TEMPORARY TABLE {CM} (row_no integer, member_id bigint, "
+        "member_new boolean)",
+    )
+    _execute(
+        cursor,
+        f"""
+        INSERT INTO {CM} (row_no, member_id, member_new)
+        SELECT s.row_no, (SELECT m.id FROM {MEMBER} m
+                           WHERE m.id_number_hmac = s.id_hmac), s.member_new
+          FROM {STAGE} s
+         WHERE {_RANGE} AND s.outcome IS NULL
         """,
         rng,
     )
@@ -694,9 +744,9 @@ def _upsert_riders(cursor, *, rng: list, platform_id: int, now: datetime) -> Non
         INSERT INTO {RIDER} (platform_id, member_id, platform_rider_id,
                              joined_platform_on, offboarded_on, consent_ref,
                              consented_at, created_at, updated_at)
-        SELECT %s, s.member_id, s.rider_id, s.joined_on, NULL, s.consent_ref,
+        SELECT %s, c.member_id, s.rider_id, s.joined_on, NULL, s.consent_ref,
                s.consented_at, %s, %s
-          FROM {STAGE} s
+          FROM {_LIVE}
          WHERE {_RANGE} AND s.outcome IS NULL
         ON CONFLICT DO NOTHING
         """,
@@ -715,9 +765,9 @@ def _upsert_riders(cursor, *, rng: list, platform_id: int, now: datetime) -> Non
                        (SELECT r2.id FROM {RIDER} r2
                          WHERE r2.platform_id = %s
                            AND r2.platform_rider_id = s.rider_id
-                           AND r2.member_id = s.member_id
+                           AND r2.member_id = c.member_id
                            AND r2.created_at < %s OFFSET 0) AS rider_pk
-                  FROM {STAGE} s
+                  FROM {_LIVE}
                  WHERE {_RANGE} AND s.outcome IS NULL OFFSET 0) AS x
          WHERE r.id = x.rider_pk
         """,
@@ -743,7 +793,7 @@ def _batch_rule_failures_sql(
     parts = [
         f"SELECT r.member_id AS member_id, SUBSTR(r.reasons, 2) AS reason "
         f"FROM (SELECT m.id AS member_id, {expression} AS reasons "
-        f"FROM {MEMBER} m JOIN {STAGE} s ON s.member_id = m.id "
+        f"FROM {_LIVE} JOIN {MEMBER} m ON m.id = c.member_id "
         f"WHERE {_RANGE} AND s.outcome IS NULL) AS r WHERE r.reasons <> ''"
     ]
     params: list = [*expression_params, *rng]
@@ -751,9 +801,9 @@ def _batch_rule_failures_sql(
     if occupations:
         marks = ", ".join(["%s"] * len(occupations))
         parts.append(
-            f"SELECT s.member_id AS member_id, "
+            f"SELECT c.member_id AS member_id, "
             f"'职业不在本平台登记的从业职业范围内。' AS reason "
-            f"FROM {STAGE} s WHERE {_RANGE} AND s.outcome IS NULL "
+            f"FROM {_LIVE} WHERE {_RANGE} AND s.outcome IS NULL "
             f"AND s.occupation NOT IN ({marks})"
         )
         params += [*rng, *occupations]
@@ -762,8 +812,8 @@ def _batch_rule_failures_sql(
     youngest = _years_before(on, 16)
     oldest = _years_before(on, 71)
     parts.append(
-        f"SELECT s.member_id AS member_id, '年龄不在16至70周岁之间。' AS reason "
-        f"FROM {STAGE} s "
+        f"SELECT c.member_id AS member_id, '年龄不在16至70周岁之间。' AS reason "
+        f"FROM {_LIVE} "
         f"WHERE {_RANGE} AND s.outcome IS NULL "
         "AND (s.birth_date > %s OR s.birth_date <= %s)"
     )
@@ -791,8 +841,9 @@ def _reject_ineligible(cursor, *, rng: list, failures: tuple[str, list]) -> None
                err_message = f.reason
           FROM (SELECT x.member_id AS member_id, MIN(x.reason) AS reason
                   FROM ({sql}) AS x
-                 GROUP BY x.member_id) AS f
-         WHERE {_RANGE} AND s.outcome IS NULL AND s.member_id = f.member_id
+                 GROUP BY x.member_id) AS f, {CM} c
+         WHERE {_RANGE} AND s.outcome IS NULL AND c.row_no = s.row_no
+           AND c.member_id = f.member_id
         """,
         [*params, *rng],
     )
@@ -806,40 +857,56 @@ def _insert_enrollments(
     platform_id: int,
     period: tuple[date, date],
     now: datetime,
-) -> None:
+    per_row: bool,
+) -> int:
+    """Enroll the chunk's live rows; return how many enrollments were created.
+    With `per_row` each row also gets its outcome (created / already_enrolled)
+    in the staging table, for the synchronous API's answer; a file batch only
+    needs the counts, so it skips rewriting 20k staged rows."""
     columns = (
         "member_id, program_id, period_start, period_end, status, status_reason, "
         "source, platform_id, created_at, updated_at"
     )
-    select = f"s.member_id, %s, %s, %s, '{EnrollmentStatus.ACTIVE}', '', " + (
+    select = f"c.member_id, %s, %s, %s, '{EnrollmentStatus.ACTIVE}', '', " + (
         f"'{EnrollmentSource.PLATFORM}', %s, %s, %s"
     )
     values = [program.pk, period[0], period[1], platform_id, now, now]
     if connection.vendor == "postgresql":
-        _execute(
-            cursor,
-            f"""
-            WITH ins AS (
-                INSERT INTO {ENROLLMENT} ({columns})
-                SELECT {select} FROM {STAGE} s
-                 WHERE {_RANGE} AND s.outcome IS NULL
-                 ORDER BY s.member_id
-                ON CONFLICT DO NOTHING
-                RETURNING member_id)
-            UPDATE {STAGE} AS s SET outcome = 'created'
-              FROM ins
-             WHERE {_RANGE} AND s.outcome IS NULL AND s.member_id = ins.member_id
-            """,
-            [*values, *rng, *rng],
-        )
+        insert = f"""
+            INSERT INTO {ENROLLMENT} ({columns})
+            SELECT {select} FROM {_LIVE}
+             WHERE {_RANGE} AND s.outcome IS NULL
+             ORDER BY c.member_id
+            ON CONFLICT DO NOTHING
+            RETURNING member_id"""
+        if per_row:
+            _execute(
+                cursor,
+                f"""
+                WITH ins AS ({insert})
+                UPDATE {STAGE} AS s SET outcome = 'created'
+                  FROM ins, {CM} c
+                 WHERE {_RANGE} AND s.outcome IS NULL AND c.row_no = s.row_no
+                   AND c.member_id = ins.member_id
+                """,
+                [*values, *rng, *rng],
+            )
+        else:
+            _execute(
+                cursor,
+                f"WITH ins AS ({insert}) SELECT COUNT(*) FROM ins",
+                [*values, *rng],
+            )
+            return cursor.fetchone()[0]
     else:
         _execute(
             cursor,
             f"""
             UPDATE {STAGE} AS s SET outcome = 'created'
              WHERE {_RANGE} AND s.outcome IS NULL
-               AND NOT EXISTS (SELECT 1 FROM {ENROLLMENT} e
-                                WHERE e.member_id = s.member_id
+               AND NOT EXISTS (SELECT 1 FROM {ENROLLMENT} e, {CM} c
+                                WHERE c.row_no = s.row_no
+                                  AND e.member_id = c.member_id
                                   AND e.program_id = %s AND e.period_start = %s)
             """,
             [*rng, program.pk, period[0]],
@@ -848,7 +915,7 @@ def _insert_enrollments(
             cursor,
             f"""
             INSERT INTO {ENROLLMENT} ({columns})
-            SELECT {select} FROM {STAGE} s
+            SELECT {select} FROM {_LIVE}
              WHERE {_RANGE} AND s.outcome = 'created'
             ON CONFLICT DO NOTHING
             """,
@@ -860,6 +927,12 @@ def _insert_enrollments(
         f"WHERE {_RANGE} AND s.outcome IS NULL",
         rng,
     )
+    _execute(
+        cursor,
+        f"SELECT COUNT(*) FROM {STAGE} s WHERE {_RANGE} AND s.outcome = 'created'",
+        rng,
+    )
+    return cursor.fetchone()[0]
 
 
 def _enqueue_notices(
@@ -878,11 +951,11 @@ def _enqueue_notices(
                                     template_code, params, dedupe_key, due_at,
                                     status, attempts, claimed_at, sent_at,
                                     last_error, read_at, created_at)
-        SELECT NULL, s.member_id, 'sms', 'legal', %s, %s{cast},
-               %s || s.member_id || ':' || %s, %s, 'pending', 0, NULL, NULL, '',
+        SELECT NULL, c.member_id, 'sms', 'legal', %s, %s{cast},
+               %s || c.member_id || ':' || %s, %s, 'pending', 0, NULL, NULL, '',
                NULL, %s
-          FROM {STAGE} s
-         WHERE {_RANGE} AND s.member_new
+          FROM {_LIVE}
+         WHERE {_RANGE} AND c.member_new
         ON CONFLICT (dedupe_key) DO NOTHING
         """,
         [
@@ -912,9 +985,17 @@ def _record_errors(cursor, *, rng: list) -> None:
     )
 
 
-def apply_staged(*, batch: EnrollmentBatch, lo: int, hi: int, now: datetime) -> Counts:
+def apply_staged(
+    *,
+    batch: EnrollmentBatch,
+    lo: int,
+    hi: int,
+    now: datetime,
+    per_row: bool = False,
+) -> Counts:
     """Apply the staged rows lo..hi of the batch (every earlier row of the file
-    must be staged). Runs inside the caller's transaction."""
+    must be staged). Runs inside the caller's transaction. With `per_row`, every
+    staged row ends with its outcome (see _insert_enrollments)."""
     program = batch.program
     platform = batch.platform
     rng = [batch.pk, lo, hi]
@@ -937,31 +1018,35 @@ def apply_staged(*, batch: EnrollmentBatch, lo: int, hi: int, now: datetime) -> 
             ),
         )
         timer.lap("eligibility")
-        _insert_enrollments(
+        created = _insert_enrollments(
             cursor,
             rng=rng,
             program=program,
             platform_id=platform.pk,
             period=coverage_period(program=program, on=on),
             now=now,
+            per_row=per_row or connection.vendor != "postgresql",
         )
         timer.lap("enrollments")
         _enqueue_notices(cursor, rng=rng, platform=platform, program=program, now=now)
         timer.lap("notices")
         _record_errors(cursor, rng=rng)
         timer.lap("errors")
-        logger.info("batch %s rows %s-%s: %s", batch.pk, lo, hi, timer)
         _execute(
             cursor,
-            f"SELECT s.outcome, COUNT(*) FROM {STAGE} s WHERE {_RANGE} "
-            "GROUP BY s.outcome",
+            f"SELECT COUNT(*), SUM(CASE WHEN s.outcome = 'rejected' THEN 1 ELSE 0 END)"
+            f" FROM {STAGE} s WHERE {_RANGE}",
             rng,
         )
-        by_outcome = dict(cursor.fetchall())
+        total, rejected = cursor.fetchone()
+        if connection.vendor != "postgresql":
+            _execute(cursor, f"DROP TABLE IF EXISTS {CM}")
+        logger.info("batch %s rows %s-%s: %s", batch.pk, lo, hi, timer)
+    rejected = rejected or 0
     return Counts(
-        created=by_outcome.get("created", 0),
-        already_enrolled=by_outcome.get("already_enrolled", 0),
-        rejected=by_outcome.get("rejected", 0),
+        created=created,
+        already_enrolled=total - created - rejected,
+        rejected=rejected,
     )
 
 
@@ -1005,7 +1090,7 @@ def enrollments_submit(
     with connection.cursor() as cursor:
         stage_into(cursor, batch_id=batch.pk, first_row=1, rows=values, ctx=ctx)
         _ensure_staging_statistics(cursor)
-    counts = apply_staged(batch=batch, lo=1, hi=len(riders), now=now)
+    counts = apply_staged(batch=batch, lo=1, hi=len(riders), now=now, per_row=True)
     staged = (
         BatchStagingRow.objects.filter(batch_id=batch.pk)
         .order_by("row_no")

@@ -337,7 +337,8 @@ def main() -> None:
 
     # Step timers of the chunks (services/actions/batches.py logs them at INFO).
     for line in (logs / "worker.log").read_text(errors="replace").splitlines():
-        if "services.actions.batches" in line and ("staged:" in line or " rows " in line):
+        step = "staged:" in line or " rows " in line
+        if "services.actions.batches" in line and step:
             try:
                 print("  step", json.loads(line[line.index("{") :])["msg"])
             except ValueError:

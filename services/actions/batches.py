@@ -753,6 +753,8 @@ def _upsert_riders(cursor, *, rng: list, platform_id: int, now: datetime) -> Non
         [platform_id, now, now, *rng],
     )
     # A rider enrolled again is back on the platform, with a fresh consent record.
+    # Only people the union knew before this chunk can have an earlier rider row:
+    # new members are not probed at all.
     _execute(
         cursor,
         f"""
@@ -768,7 +770,8 @@ def _upsert_riders(cursor, *, rng: list, platform_id: int, now: datetime) -> Non
                            AND r2.member_id = c.member_id
                            AND r2.created_at < %s OFFSET 0) AS rider_pk
                   FROM {_LIVE}
-                 WHERE {_RANGE} AND s.outcome IS NULL OFFSET 0) AS x
+                 WHERE {_RANGE} AND s.outcome IS NULL AND NOT c.member_new
+                OFFSET 0) AS x
          WHERE r.id = x.rider_pk
         """,
         [now, platform_id, now, *rng],

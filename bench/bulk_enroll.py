@@ -88,12 +88,16 @@ def bench_env(db_url: str, redis_url: str, storage: str) -> dict:
 
 
 class RssPoller(threading.Thread):
-    """Peak resident set of a process and its children, from /proc."""
+    """Peak resident set of a process and its children, from /proc: the largest
+    single process (peak_kb), and the largest total over all of them, as RSS
+    (counts pages shared after fork in every process) and as PSS (shares them)."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.peak_kb = 0
+        self.peak_sum_kb = 0
+        self.peak_pss_kb = 0
         self.stop = False
 
     def _pids(self) -> list[int]:
@@ -108,13 +112,22 @@ class RssPoller(threading.Thread):
 
     def run(self) -> None:
         while not self.stop:
+            total = pss = 0
             for pid in self._pids():
                 try:
                     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                         if line.startswith("VmRSS:"):
-                            self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                            rss = int(line.split()[1])
+                            self.peak_kb = max(self.peak_kb, rss)
+                            total += rss
+                    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                    for line in rollup.splitlines():
+                        if line.startswith("Pss:"):
+                            pss += int(line.split()[1])
                 except OSError:
                     pass
+            self.peak_sum_kb = max(self.peak_sum_kb, total)
+            self.peak_pss_kb = max(self.peak_pss_kb, pss)
             time.sleep(0.05)
 
 
@@ -354,8 +367,10 @@ def main() -> None:
     print(f"raw COPY:   {copy_s:.2f}s = {copy_rate:,.0f} rows/s")
     print(f"ratio whole path / raw COPY = {rate / copy_rate:.3f}")
     print(
-        f"worker peak RSS: {poller.peak_kb / 1024:.0f} MB "
-        f"(idle before upload {idle_kb / 1024:.0f} MB)"
+        f"worker peak RSS: {poller.peak_kb / 1024:.0f} MB per process "
+        f"(idle before upload {idle_kb / 1024:.0f} MB); all {args.workers + 1} "
+        f"processes together: RSS {poller.peak_sum_kb / 1024:.0f} MB, "
+        f"PSS {poller.peak_pss_kb / 1024:.0f} MB"
     )
 
 

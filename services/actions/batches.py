@@ -280,10 +280,11 @@ def batch_chunk_stage(*, chunk_id: int) -> bool:
             .filter(pk=chunk_id)
             .first()
         )
+        # A done chunk is staged again only after a lost staging table (see
+        # _staging_lost): its rows are needed for the duplicate check only.
         if (
             chunk is None
             or chunk.staged_at is not None
-            or chunk.status == ChunkStatus.DONE
             or chunk.batch.status != BatchStatus.PROCESSING
         ):
             return False
@@ -308,13 +309,51 @@ def batch_chunk_stage(*, chunk_id: int) -> bool:
     return True
 
 
-def batch_chunk_apply(*, batch_id: int) -> bool:
+RESTAGE = "restage"
+
+
+def _staging_lost(*, batch_id: int, chunk: EnrollmentBatchChunk) -> bool:
+    """The staging table is UNLOGGED: PostgreSQL empties it after a crash, while
+    the (logged) staged_at marks survive. Every data row has a staged row, so the
+    batch's first row and all of this chunk's rows must be there. If not, forget
+    what was staged (marks and any rows staged since) so every chunk is staged
+    again — done chunks too, for the duplicate check — and nothing is applied
+    from a half-empty table."""
+    with connection.cursor() as cursor:
+        _execute(
+            cursor,
+            f"SELECT (SELECT COUNT(*) FROM {STAGE} s WHERE {_RANGE}), "
+            f"EXISTS (SELECT 1 FROM {STAGE} s WHERE s.batch_id = %s "
+            "AND s.row_no = 1)",
+            [
+                batch_id,
+                chunk.first_row,
+                chunk.first_row + chunk.row_count - 1,
+                batch_id,
+            ],
+        )
+        in_chunk, first_row_there = cursor.fetchone()
+        if in_chunk == chunk.row_count and first_row_there:
+            return False
+        logger.error(
+            "batch %s chunk %s: staged rows missing (%s of %s); staging again",
+            batch_id,
+            chunk.index,
+            in_chunk,
+            chunk.row_count,
+        )
+        _execute(cursor, f"DELETE FROM {STAGE} WHERE batch_id = %s", [batch_id])
+    EnrollmentBatchChunk.objects.filter(batch_id=batch_id).update(staged_at=None)
+    return True
+
+
+def batch_chunk_apply(*, batch_id: int) -> bool | str:
     """Phase 2, in one transaction: apply the next ready chunk of the batch with
     set-based SQL, mark it done and add its counts. Chunks of a batch can be
     applied concurrently: after the file's duplicates are rejected (decided by
     the staged rows alone, whatever the apply order) no two chunks share an ID
     number, rider id or phone among their remaining rows. Returns whether a
-    chunk was applied."""
+    chunk was applied, or RESTAGE when the staged rows were lost."""
     with transaction.atomic():
         first_unstaged = (
             EnrollmentBatchChunk.objects.filter(batch_id=batch_id, staged_at=None)
@@ -336,6 +375,8 @@ def batch_chunk_apply(*, batch_id: int) -> bool:
         if chunk is None or chunk.batch.status != BatchStatus.PROCESSING:
             return False
         batch = chunk.batch
+        if _staging_lost(batch_id=batch.pk, chunk=chunk):
+            return RESTAGE
         EnrollmentBatchChunk.objects.filter(pk=chunk.pk).update(
             attempts=F("attempts") + 1
         )
@@ -382,13 +423,28 @@ def batch_chunk_process(*, chunk_id: int) -> int | None:
     )
     if batch_id is None:
         return None
+    # Done chunks lose their staged mark only with a lost staging table; no task
+    # is queued for them, so whoever comes next stages their rows again.
+    _stage_unstaged(batch_id=batch_id, done_only=True)
     batch_chunk_stage(chunk_id=chunk_id)
     # A bounded number per call keeps each task far below the time limit; the
     # task queues the next open chunk, and every chunk is queued anyway.
     for _ in range(APPLY_PER_CALL):
-        if not batch_chunk_apply(batch_id=batch_id):
+        applied = batch_chunk_apply(batch_id=batch_id)
+        if applied == RESTAGE:
+            _stage_unstaged(batch_id=batch_id, done_only=False)
+            continue
+        if not applied:
             break
     return _next_open_chunk(batch_id=batch_id)
+
+
+def _stage_unstaged(*, batch_id: int, done_only: bool) -> None:
+    chunks = EnrollmentBatchChunk.objects.filter(batch_id=batch_id, staged_at=None)
+    if done_only:
+        chunks = chunks.filter(status=ChunkStatus.DONE)
+    for pk in chunks.order_by("index").values_list("pk", flat=True):
+        batch_chunk_stage(chunk_id=pk)
 
 
 def _finish_if_complete(*, batch_id: int) -> bool:

@@ -205,3 +205,31 @@ def test_chunks_applied_concurrently_count_every_row_once(alpha, program, monkey
     while batch_actions.batch_chunk_apply(batch_id=batch.pk):
         pass
     _assert_duplicates_counted_once(batch.pk)
+
+
+def test_a_lost_staging_table_is_staged_again_before_anything_is_applied(
+    alpha, program
+):
+    """PostgreSQL empties the UNLOGGED staging table after a crash while the
+    staged_at marks survive: the next apply notices, every chunk (done ones too,
+    for the duplicate check) is staged again, and the counts stay exact."""
+    from services.models import BatchStagingRow
+
+    batch = _queue(alpha, _rows_with_duplicates_across_chunks(), "lost-staging")
+    batch_actions.batch_split(batch_id=batch.pk, chunk_rows=10)
+    chunks = list(EnrollmentBatchChunk.objects.filter(batch=batch).order_by("index"))
+    for chunk in chunks:
+        assert batch_actions.batch_chunk_stage(chunk_id=chunk.pk)
+    assert batch_actions.batch_chunk_apply(batch_id=batch.pk) is True
+    # the crash: staged rows gone, marks kept
+    BatchStagingRow.objects.filter(batch_id=batch.pk).delete()
+    assert batch_actions.batch_chunk_apply(batch_id=batch.pk) == "restage"
+    assert not EnrollmentBatchChunk.objects.filter(
+        batch=batch, staged_at__isnull=False
+    ).exists()
+    # ... and the worker died right there: the next task stages the done chunk's
+    # rows again before applying anything
+    chunk_id = chunks[1].pk
+    while chunk_id is not None:
+        chunk_id = batch_actions.batch_chunk_process(chunk_id=chunk_id)
+    _assert_duplicates_counted_once(batch.pk)

@@ -88,12 +88,16 @@ def bench_env(db_url: str, redis_url: str, storage: str) -> dict:
 
 
 class RssPoller(threading.Thread):
-    """Peak resident set of a process and its children, from /proc."""
+    """Peak resident set of a process and its children, from /proc: the largest
+    single process (peak_kb), and the largest total over all of them, as RSS
+    (counts pages shared after fork in every process) and as PSS (shares them)."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.peak_kb = 0
+        self.peak_sum_kb = 0
+        self.peak_pss_kb = 0
         self.stop = False
 
     def _pids(self) -> list[int]:
@@ -108,13 +112,22 @@ class RssPoller(threading.Thread):
 
     def run(self) -> None:
         while not self.stop:
+            total = pss = 0
             for pid in self._pids():
                 try:
                     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                         if line.startswith("VmRSS:"):
-                            self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                            rss = int(line.split()[1])
+                            self.peak_kb = max(self.peak_kb, rss)
+                            total += rss
+                    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                    for line in rollup.splitlines():
+                        if line.startswith("Pss:"):
+                            pss += int(line.split()[1])
                 except OSError:
                     pass
+            self.peak_sum_kb = max(self.peak_sum_kb, total)
+            self.peak_pss_kb = max(self.peak_pss_kb, pss)
             time.sleep(0.05)
 
 
@@ -180,7 +193,7 @@ def main() -> None:
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--port", type=int, default=8105)
-    parser.add_argument("--workers", type=int, default=1, help="celery concurrency")
+    parser.add_argument("--workers", type=int, default=2, help="celery concurrency")
     args = parser.parse_args()
 
     db_url = f"{args.pg}/{args.db}"
@@ -293,7 +306,7 @@ def main() -> None:
             "-c",
             str(args.workers),
             "-l",
-            "WARNING",
+            "INFO",
             "-n",
             f"bench-{os.getpid()}@%h",
         ],
@@ -335,6 +348,14 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    # Step timers of the chunks (services/actions/batches.py logs them at INFO).
+    for line in (logs / "worker.log").read_text(errors="replace").splitlines():
+        step = "staged:" in line or " rows " in line
+        if "services.actions.batches" in line and step:
+            try:
+                print("  step", json.loads(line[line.index("{") :])["msg"])
+            except ValueError:
+                print("  step", line[-200:])
     rate = args.rows / total_s
     copy_rate = args.rows / copy_s
     print(
@@ -346,8 +367,10 @@ def main() -> None:
     print(f"raw COPY:   {copy_s:.2f}s = {copy_rate:,.0f} rows/s")
     print(f"ratio whole path / raw COPY = {rate / copy_rate:.3f}")
     print(
-        f"worker peak RSS: {poller.peak_kb / 1024:.0f} MB "
-        f"(idle before upload {idle_kb / 1024:.0f} MB)"
+        f"worker peak RSS: {poller.peak_kb / 1024:.0f} MB per process "
+        f"(idle before upload {idle_kb / 1024:.0f} MB); all {args.workers + 1} "
+        f"processes together: RSS {poller.peak_sum_kb / 1024:.0f} MB, "
+        f"PSS {poller.peak_pss_kb / 1024:.0f} MB"
     )
 
 

@@ -15,6 +15,7 @@ Personal data at rest (PIPL art. 51, security.md PI7).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -97,6 +98,57 @@ def blind_index(value: str, *, purpose: str) -> str:
     key = _index_key(settings.BLIND_INDEX_KEY)
     message = purpose.encode() + b"\x00" + value.encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+class BulkCrypto:
+    """`encrypt` and `blind_index` for many values at a time (platform batches):
+    byte-for-byte the same formats, with everything that does not depend on the
+    value done once, in the constructor:
+
+    * the primary AESGCM object and its `key_id$` prefix;
+    * nonces drawn from os.urandom in blocks (`nonces(n)`), not one call each;
+    * the HMAC inner and outer SHA-256 states with the key (and, per purpose,
+      `purpose\0`) already absorbed, copied per value instead of re-keying.
+
+    tests/portal/test_crypto.py checks the output against encrypt/blind_index.
+    """
+
+    def __init__(self) -> None:
+        key_id, ring = keyring()
+        self.prefix = f"{key_id}{SEPARATOR}"
+        self._aead = ring[key_id]
+        key = _index_key(settings.BLIND_INDEX_KEY).ljust(64, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    @staticmethod
+    def nonces(count: int) -> bytes:
+        """`count` random 96-bit nonces in one bytes object (slice 12 at a time)."""
+        return os.urandom(12 * count)
+
+    def encrypt(self, plaintext: str, *, aad: bytes, nonce: bytes) -> str:
+        """encrypt(plaintext, purpose=aad.decode()) with the given fresh nonce."""
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), aad)
+        token = binascii.b2a_base64(nonce + sealed, newline=False)
+        return self.prefix + token.translate(_URLSAFE).rstrip(b"=").decode()
+
+    def indexer(self, purpose: str):
+        """A function value -> blind_index(value, purpose=purpose)."""
+        inner = self._inner.copy()
+        inner.update(purpose.encode() + b"\x00")
+        outer = self._outer
+
+        def index(value: str) -> str:
+            h = inner.copy()
+            h.update(value.encode())
+            o = outer.copy()
+            o.update(h.digest())
+            return o.hexdigest()
+
+        return index
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 class EncryptedTextField(models.TextField):

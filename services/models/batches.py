@@ -115,6 +115,9 @@ class EnrollmentBatchChunk(models.Model):
         max_length=12, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Set by the staging transaction (rows parsed and COPYed); the chunk is
+    # applied once every earlier chunk of its batch is staged too.
+    staged_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created = models.PositiveIntegerField(default=0)

@@ -23,12 +23,16 @@ TRANSIENT = (OperationalError, OSError)
 )
 def batch_split(self, batch_id: int) -> None:
     from services.actions.batches import batch_split as split
+    from services.actions.batches import open_chunk_ids
 
-    next_chunk = split(batch_id=batch_id)
-    if next_chunk is not None:
+    if split(batch_id=batch_id) is not None:
+        # Every open chunk at once, in file order: with more than one worker
+        # process on the bulk queue, chunks are staged (parsed, encrypted,
+        # COPYed) in parallel and applied as soon as all earlier ones are staged.
         # Outside an atomic block on_commit publishes at once; inside one (eager
         # mode in tests) it waits for the commit, like every other enqueue.
-        transaction.on_commit(partial(batch_chunk_process.delay, next_chunk))
+        for chunk_id in open_chunk_ids(batch_id=batch_id):
+            transaction.on_commit(partial(batch_chunk_process.delay, chunk_id))
 
 
 @shared_task(
@@ -44,6 +48,9 @@ def batch_chunk_process(self, chunk_id: int) -> None:
     from services.actions.batches import batch_chunk_process as process
 
     next_chunk = process(chunk_id=chunk_id)
+    # The earliest open chunk is normally already queued (batch_split queues them
+    # all); queueing it again is harmless and keeps a batch moving when its
+    # message was lost and the sweeper re-queued only one chunk.
     if next_chunk is not None and next_chunk != chunk_id:
         # Outside an atomic block on_commit publishes at once; inside one (eager
         # mode in tests) it waits for the commit, like every other enqueue.

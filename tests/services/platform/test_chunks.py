@@ -103,3 +103,133 @@ def test_sweeper_cleans_up_after_a_lost_cleanup_message(queued_batch):
 
     assert not BatchStagingRow.objects.filter(batch_id=batch.pk).exists()
     assert batch_actions.batch_sweep() == []
+
+
+def _rows_with_duplicates_across_chunks() -> list[list[str]]:
+    """30 rows, three 10-row chunks; the later row of each pair is the duplicate:
+    row 25 repeats the ID number of row 5, row 24 the rider id of row 15, row 12
+    the phone of row 3."""
+    rows = [rider_row(phone=f"1360000{i:04d}", rider_id=f"D{i}") for i in range(1, 31)]
+    rows[24][1] = rows[4][1]
+    rows[23][5] = rows[14][5]
+    rows[11][2] = rows[2][2]
+    return rows
+
+
+def _queue(client, rows, key):
+    response = client.post(
+        "/api/v1/enrollment-batches/",
+        {"file": io.BytesIO(csv_bytes(rows)), "program": "e-road"},
+        format="multipart",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+    assert response.status_code == 202
+    return EnrollmentBatch.objects.get(pk=response.json()["id"])
+
+
+def _assert_duplicates_counted_once(batch_id: int) -> None:
+    from services.models import BatchRowError
+
+    batch = EnrollmentBatch.objects.get(pk=batch_id)
+    assert batch.status == BatchStatus.DONE
+    assert (batch.total_rows, batch.created, batch.rejected) == (30, 27, 3)
+    assert batch.processed_rows == 30
+    errors = {
+        e.row: (e.code, e.field, e.message)
+        for e in BatchRowError.objects.filter(batch_id=batch_id)
+    }
+    assert errors == {
+        12: ("duplicate_in_file", "phone", "与第3行的手机号重复。"),
+        24: ("duplicate_in_file", "platform_rider_id", "与第15行的平台骑手编号重复。"),
+        25: ("duplicate_in_file", "id_number", "与第5行的身份证号重复。"),
+    }
+    assert Member.objects.count() == 27
+
+
+def test_chunks_staged_in_any_order_reject_the_later_duplicate(alpha, program):
+    batch = _queue(alpha, _rows_with_duplicates_across_chunks(), "dup-order")
+    batch_actions.batch_split(batch_id=batch.pk, chunk_rows=10)
+    chunks = list(EnrollmentBatchChunk.objects.filter(batch=batch).order_by("index"))
+    # the last chunks are staged first (another worker got there earlier) ...
+    assert batch_actions.batch_chunk_stage(chunk_id=chunks[2].pk)
+    assert batch_actions.batch_chunk_stage(chunk_id=chunks[1].pk)
+    # ... and nothing is applied while an earlier chunk is not staged
+    assert not batch_actions.batch_chunk_apply(batch_id=batch.pk)
+    assert not batch_actions.batch_chunk_stage(chunk_id=chunks[2].pk)  # once
+    assert batch_actions.batch_chunk_stage(chunk_id=chunks[0].pk)
+    applied = 0
+    while batch_actions.batch_chunk_apply(batch_id=batch.pk):
+        applied += 1
+    assert applied == 3
+    _assert_duplicates_counted_once(batch.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunks_applied_concurrently_count_every_row_once(alpha, program, monkeypatch):
+    """Two workers apply two chunks of one batch at the same time (separate
+    connections, started together); the database keeps duplicates and counts
+    exact."""
+    import threading
+
+    from django.db import connection
+
+    from services.tasks import batches as batch_tasks
+
+    # the upload commits at once here: keep its task from processing the batch
+    monkeypatch.setattr(batch_tasks.batch_split, "delay", lambda *args: None)
+
+    batch = _queue(alpha, _rows_with_duplicates_across_chunks(), "dup-parallel")
+    batch_actions.batch_split(batch_id=batch.pk, chunk_rows=10)
+    for chunk in EnrollmentBatchChunk.objects.filter(batch=batch).order_by("-index"):
+        assert batch_actions.batch_chunk_stage(chunk_id=chunk.pk)
+    start = threading.Barrier(2)
+    results: list[bool] = []
+    failures: list[BaseException] = []
+
+    def worker():
+        try:
+            start.wait(timeout=30)
+            results.append(batch_actions.batch_chunk_apply(batch_id=batch.pk))
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures
+    assert results == [True, True]
+    while batch_actions.batch_chunk_apply(batch_id=batch.pk):
+        pass
+    _assert_duplicates_counted_once(batch.pk)
+
+
+def test_a_lost_staging_table_is_staged_again_before_anything_is_applied(
+    alpha, program
+):
+    """PostgreSQL empties the UNLOGGED staging table after a crash while the
+    staged_at marks survive: the next apply notices, every chunk (done ones too,
+    for the duplicate check) is staged again, and the counts stay exact."""
+    from services.models import BatchStagingRow
+
+    batch = _queue(alpha, _rows_with_duplicates_across_chunks(), "lost-staging")
+    batch_actions.batch_split(batch_id=batch.pk, chunk_rows=10)
+    chunks = list(EnrollmentBatchChunk.objects.filter(batch=batch).order_by("index"))
+    for chunk in chunks:
+        assert batch_actions.batch_chunk_stage(chunk_id=chunk.pk)
+    assert batch_actions.batch_chunk_apply(batch_id=batch.pk) is True
+    # the crash: staged rows gone, marks kept
+    BatchStagingRow.objects.filter(batch_id=batch.pk).delete()
+    assert batch_actions.batch_chunk_apply(batch_id=batch.pk) == "restage"
+    assert not EnrollmentBatchChunk.objects.filter(
+        batch=batch, staged_at__isnull=False
+    ).exists()
+    # ... and the worker died right there: the next task stages the done chunk's
+    # rows again before applying anything
+    chunk_id = chunks[1].pk
+    while chunk_id is not None:
+        chunk_id = batch_actions.batch_chunk_process(chunk_id=chunk_id)
+    _assert_duplicates_counted_once(batch.pk)

@@ -328,3 +328,29 @@ def test_second_file_part_is_ignored(
     assert response.status_code == 202, response.content
     batch = EnrollmentBatch.objects.get()
     assert (batch.total_rows, batch.created) == (1, 1)
+
+
+def test_a_known_rider_enrolled_again_is_back_with_the_new_consent(alpha, program):
+    """Re-enrolling an offboarded rider refreshes their rider record (only people
+    known before the chunk are looked up for this; a new person is not)."""
+    from members.models import PlatformRider
+
+    rider = rider_json(platform_rider_id="J9", phone="13800000009")
+    first = post_json(alpha, {"program": "e-road", "riders": [rider]}, key="r1")
+    assert first.json()["created"] == 1
+    off = alpha.post(
+        "/api/v1/offboardings/",
+        {"offboarded_on": "2026-01-01", "platform_rider_ids": ["J9"]},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="r2",
+    )
+    assert off.status_code == 200
+    assert PlatformRider.objects.get(platform_rider_id="J9").offboarded_on is not None
+    again = post_json(
+        alpha,
+        {"program": "e-road", "riders": [{**rider, "consent_ref": "CONSENT-2"}]},
+        key="r3",
+    )
+    assert again.json()["already_enrolled"] == 1
+    record = PlatformRider.objects.get(platform_rider_id="J9")
+    assert (record.offboarded_on, record.consent_ref) == (None, "CONSENT-2")

@@ -544,9 +544,9 @@ def _named(name: str) -> list[int]:
 
 
 def _cpu_snapshot(server_pid: int) -> dict[str, float]:
-    """CPU seconds so far of the HTTP server (master + workers, all threads), this database's
-    PostgreSQL backends, redis-server (shared with other users of the box) and
-    the finished children of this process (wrk)."""
+    """CPU seconds so far of the HTTP server (master + workers, all threads),
+    this database's PostgreSQL backends, redis-server (shared with other users
+    of the box) and the finished children of this process (wrk)."""
     from django.db import connection
 
     with connection.cursor() as cur:

@@ -14,9 +14,10 @@ in cities, some anywhere) then ask for the 10 nearest within 5 km:
   over every row, keep the 10 nearest within 5 km. Run on a bounded sample.
 * Request CPU in process: the WSGI handler called directly, process time per
   request (load-independent, unlike wall time).
-* HTTP: GET /api/v1/stations/ against gunicorn (default: sync worker class, 3
-  workers) or granian (--server granian: Rust HTTP, WSGI interface) started
-  here, Redis for the throttle, 20 closed-loop keep-alive
+* HTTP: GET /api/v1/stations/ against granian (default: the production server,
+  Rust HTTP, WSGI interface, 2 workers x 1 blocking thread) or gunicorn
+  (--server gunicorn: sync worker class, 3 workers) started here, Redis for the
+  throttle, 20 closed-loop keep-alive
   connections from wrk (C, one thread, a Lua script cycling through the 1,000
   points; p50/p95/p99 from wrk's histogram) after a 3 s warm-up; the asyncio
   Python client is the fallback when wrk is missing (--python-client forces it).
@@ -24,7 +25,7 @@ in cities, some anywhere) then ask for the 10 nearest within 5 km:
 
 Usage:  flock /tmp/heavy.lock .venv/bin/python bench/stations.py
         [--stations 186000] [--queries 1000] [--seconds 20] [--clients 20]
-        [--server gunicorn|granian] [--workers 3]
+        [--server granian|gunicorn] [--workers 2|3]
         [--worker-class sync|gthread] [--threads 2]  (gunicorn)
         [--blocking-threads 1] [--backpressure N]    (granian)
         [--skip-sql] [--skip-http] [--python-client]
@@ -651,8 +652,10 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/1")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-sql", action="store_true", help="HTTP only")
-    parser.add_argument("--server", default="gunicorn", choices=["gunicorn", "granian"])
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--server", default="granian", choices=["granian", "gunicorn"])
+    parser.add_argument(
+        "--workers", type=int, default=0, help="default: 2 granian, 3 gunicorn"
+    )
     parser.add_argument(
         "--blocking-threads", type=int, default=1, help="granian: threads per worker"
     )
@@ -669,6 +672,7 @@ def main() -> None:
         "--python-client", action="store_true", help="asyncio client, not wrk"
     )
     args = parser.parse_args()
+    args.workers = args.workers or (2 if args.server == "granian" else 3)
 
     env = {**os.environ, **BENCH_ENV, "DATABASE_URL": args.db_url}
     env["REDIS_URL"] = args.redis_url

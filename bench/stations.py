@@ -14,8 +14,10 @@ in cities, some anywhere) then ask for the 10 nearest within 5 km:
   over every row, keep the 10 nearest within 5 km. Run on a bounded sample.
 * Request CPU in process: the WSGI handler called directly, process time per
   request (load-independent, unlike wall time).
-* HTTP: GET /api/v1/stations/ against gunicorn started here (default: sync
-  worker class, 3 workers; Redis for the throttle), 20 closed-loop keep-alive
+* HTTP: GET /api/v1/stations/ against granian (default: the production server,
+  Rust HTTP, WSGI interface, 2 workers x 1 blocking thread) or gunicorn
+  (--server gunicorn: sync worker class, 3 workers) started here, Redis for the
+  throttle, 20 closed-loop keep-alive
   connections from wrk (C, one thread, a Lua script cycling through the 1,000
   points; p50/p95/p99 from wrk's histogram) after a 3 s warm-up; the asyncio
   Python client is the fallback when wrk is missing (--python-client forces it).
@@ -23,7 +25,9 @@ in cities, some anywhere) then ask for the 10 nearest within 5 km:
 
 Usage:  flock /tmp/heavy.lock .venv/bin/python bench/stations.py
         [--stations 186000] [--queries 1000] [--seconds 20] [--clients 20]
-        [--workers 3] [--worker-class sync|gthread] [--threads 2]
+        [--server granian|gunicorn] [--workers 2|3]
+        [--worker-class sync|gthread] [--threads 2]  (gunicorn)
+        [--blocking-threads 1] [--backpressure N]    (granian)
         [--skip-sql] [--skip-http] [--python-client]
         [--db-url postgres://postgres@127.0.0.1:5432/portal_bench_stations]
         [--redis-url redis://127.0.0.1:6379/1] [--port 8310]
@@ -172,7 +176,11 @@ def load_hours(rng: random.Random) -> int:
 
     buf = io.StringIO()
     rows = 0
-    ids = Station.objects.filter(is_24h=False).values_list("id", flat=True)
+    # In station order, as the admin saves a station's week together: one heap
+    # page holds a station's rows (the API reads 10 stations' hours per request).
+    ids = (
+        Station.objects.filter(is_24h=False).order_by("id").values_list("id", flat=True)
+    )
     for pk in ids.iterator(chunk_size=10_000):
         intervals, days = HOUR_PATTERNS[rng.randrange(len(HOUR_PATTERNS))]
         for day in days:
@@ -188,6 +196,38 @@ def load_hours(rng: random.Random) -> int:
         )
         cur.execute(f"ANALYZE {table}")
     return rows
+
+
+def settle_tables() -> None:
+    """Bring freshly COPYed tables to the state autovacuum keeps in production:
+    hint bits and visibility map set (else the first reads of each page dirty and
+    write it), statistics current, and the hours of one station on one page (a
+    database loaded before load_hours wrote in station order is CLUSTERed once)."""
+    from django.db import connection
+
+    from services.models import Station, StationHoliday, StationHours
+
+    tables = [m._meta.db_table for m in (Station, StationHours, StationHoliday)]
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT correlation FROM pg_stats WHERE tablename = %s"
+            " AND attname = 'station_id'",
+            [StationHours._meta.db_table],
+        )
+        row = cur.fetchone()
+        if row is not None and row[0] is not None and row[0] < 0.9:
+            print("clustering the opening hours by station (once)")
+            cur.execute(
+                f"CLUSTER {StationHours._meta.db_table} USING stationhours_unique_start"
+            )
+        cur.execute(
+            "SELECT count(*) FROM pg_stat_user_tables WHERE relname = ANY(%s)"
+            " AND last_vacuum IS NULL AND last_autovacuum IS NULL",
+            [tables],
+        )
+        if cur.fetchone()[0]:
+            for table in tables:
+                cur.execute(f"VACUUM (ANALYZE) {table}")
 
 
 def query_points(n: int, rng: random.Random, centres) -> list[tuple[float, float]]:
@@ -505,9 +545,9 @@ def _named(name: str) -> list[int]:
 
 
 def _cpu_snapshot(server_pid: int) -> dict[str, float]:
-    """CPU seconds so far of gunicorn (master + workers), this database's
-    PostgreSQL backends, redis-server (shared with other users of the box) and
-    the finished children of this process (wrk)."""
+    """CPU seconds so far of the HTTP server (master + workers, all threads),
+    this database's PostgreSQL backends, redis-server (shared with other users
+    of the box) and the finished children of this process (wrk)."""
     from django.db import connection
 
     with connection.cursor() as cur:
@@ -517,14 +557,33 @@ def _cpu_snapshot(server_pid: int) -> dict[str, float]:
         )
         backends = [r[0] for r in cur.fetchall()]
     return {
-        "gunicorn": sum(map(_proc_cpu, [server_pid, *_children(server_pid)])),
+        "server": sum(map(_proc_cpu, [server_pid, *_children(server_pid)])),
         "postgres": sum(map(_proc_cpu, backends)),
         "redis": sum(map(_proc_cpu, _named("redis-server"))),
         "load generator": sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]),
     }
 
 
-def gunicorn_command(port: int, args) -> list[str]:
+def server_command(port: int, args) -> list[str]:
+    if args.server == "granian":
+        return [
+            str(ROOT / ".venv/bin/granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--blocking-threads",
+            str(args.blocking_threads),
+            *(["--backpressure", str(args.backpressure)] if args.backpressure else []),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "portal.wsgi:application",
+        ]
     cmd = [
         str(ROOT / ".venv/bin/gunicorn"),
         "portal.wsgi:application",
@@ -543,7 +602,7 @@ def gunicorn_command(port: int, args) -> list[str]:
 
 
 def bench_http(points, *, port: int, args, env: dict) -> dict:
-    cmd = gunicorn_command(port, args)
+    cmd = server_command(port, args)
     server = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603
     paths = [api_path(lat, lng) for lat, lng in points]
     try:
@@ -593,7 +652,19 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/1")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-sql", action="store_true", help="HTTP only")
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--server", default="granian", choices=["granian", "gunicorn"])
+    parser.add_argument(
+        "--workers", type=int, default=0, help="default: 2 granian, 3 gunicorn"
+    )
+    parser.add_argument(
+        "--blocking-threads", type=int, default=1, help="granian: threads per worker"
+    )
+    parser.add_argument(
+        "--backpressure",
+        type=int,
+        default=0,
+        help="granian: requests in flight per worker (default: granian's own)",
+    )
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=2, help="gthread only")
     parser.add_argument("--seconds", type=int, default=20, help="wrk duration")
@@ -601,6 +672,7 @@ def main() -> None:
         "--python-client", action="store_true", help="asyncio client, not wrk"
     )
     args = parser.parse_args()
+    args.workers = args.workers or (2 if args.server == "granian" else 3)
 
     env = {**os.environ, **BENCH_ENV, "DATABASE_URL": args.db_url}
     env["REDIS_URL"] = args.redis_url
@@ -629,6 +701,7 @@ def main() -> None:
         print(
             f"loaded {n_hours:,} opening-hours rows in {time.perf_counter() - t0:.1f} s"
         )
+    settle_tables()
     points = query_points(args.queries, random.Random(7), centres)
     print(f"load average at the start: {os.getloadavg()}")
     print(f"stations: {Station.objects.count():,}; query points: {len(points):,}")

@@ -31,6 +31,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+try:
+    import orjson
+except ImportError:  # optional: the stdlib encoder writes the same bytes
+    orjson = None
+
 from portal.middleware import client_ip
 from portal.throttling import rate_limit_wait
 from services.models import Amenity
@@ -307,6 +312,26 @@ def render_json(data) -> bytes:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
 
 
+def render_payload_json(data: dict) -> bytes:
+    """render_json for the search payload, through orjson (C, ~6x faster here)
+    when it is installed. For str/int/bool/None, finite floats and lists/dicts
+    orjson writes the same bytes as the stdlib encoder (tested) except that a
+    float below 1e-4 is written 0.00001 instead of 1e-05 (the same number; the
+    payload's coordinates and metre-rounded distances never are) and that
+    U+2028/U+2029 are left raw, escaped below as DRF does."""
+    if orjson is None:
+        return render_json(data)
+    try:
+        body = orjson.dumps(data)
+    except TypeError:  # let the stdlib encoder decide (and word the error)
+        return render_json(data)
+    if b"\xe2\x80\xa8" in body or b"\xe2\x80\xa9" in body:
+        body = body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(
+            b"\xe2\x80\xa9", b"\\u2029"
+        )
+    return body
+
+
 def fast_response(request: HttpRequest) -> HttpResponse:
     """GET /api/v1/stations/ without DRF (see services.middleware)."""
     wait = station_rate_limit_wait(request)
@@ -323,8 +348,11 @@ def fast_response(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             render_json(errors), status=400, content_type="application/json"
         )
-    body = render_json(search_payload(query, request=request))
+    body = render_payload_json(search_payload(query, request=request))
     response = HttpResponse(body, content_type="application/json")
+    # CommonMiddleware, which would add it, is skipped; without it granian sends
+    # the body chunked.
+    response["Content-Length"] = str(len(body))
     response["Cache-Control"] = CACHE_CONTROL
     return response
 

@@ -436,3 +436,67 @@ def test_the_queryset_open_now_uses_the_same_rules(stations, hour):
 
     assert [s.pk for s in orm] == [r.id for r in raw]
     assert [s.pk for s in first][: len(raw)] == [r.id for r in raw]
+
+
+def test_the_fast_path_sends_content_length(client, stations):
+    """CommonMiddleware is skipped; without the header granian sends chunked."""
+    response = client.get(URL, {"lat": LAT, "lng": LNG})
+
+    assert int(response["Content-Length"]) == len(response.content)
+
+
+PAYLOADS = [
+    {"count": 0, "results": []},
+    {
+        "count": 1,
+        "results": [
+            {
+                "id": 7,
+                "name": '驿站 "一号" \\ <b>&\'',
+                "latitude": 22.543096,
+                "longitude": 113.9309,
+                "distance_km": 0.001,
+                "far": 49.999,
+                "big": 123456789.0,
+                "none": None,
+                "yes": True,
+                "no": False,
+                "amenities": ["water", "aed"],
+                "control": "tab\tnewline\n\x01\x1f",
+                "emoji": "🚲",
+                "separators": "a\u2028b\u2029c",
+                "url": "https://portal.example/stations/7/?a=1&b=%E4",
+            }
+        ],
+    },
+]
+
+
+@pytest.mark.parametrize("data", PAYLOADS)
+def test_the_payload_encoder_writes_drfs_bytes(data):
+    from services.apis.stations import render_json, render_payload_json
+
+    assert render_payload_json(data) == render_json(data)
+
+
+def test_the_payload_encoder_escapes_line_separators_as_drf():
+    from services.apis.stations import render_payload_json
+
+    assert render_payload_json({"s": "a\u2028b\u2029"}) == b'{"s":"a\\u2028b\\u2029"}'
+
+
+def test_the_payload_encoder_works_without_orjson():
+    from services.apis import stations as api
+
+    with mock.patch.object(api, "orjson", None):
+        assert api.render_payload_json(PAYLOADS[1]) == api.render_json(PAYLOADS[1])
+
+
+def test_the_payload_encoder_refuses_what_the_stdlib_encoder_refuses():
+    from django.utils.translation import gettext_lazy
+
+    from services.apis.stations import render_json, render_payload_json
+
+    for encode in (render_json, render_payload_json):
+        with pytest.raises(TypeError):
+            encode({"detail": gettext_lazy("驿站")})

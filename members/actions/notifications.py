@@ -291,8 +291,8 @@ def notifications_send_batch(
     sms_backend=None,
 ) -> Counter:
     """Deliver one claimed batch, chunk by chunk. Safe to run twice or concurrently
-    with itself: rows not held under `claim_token`, already marked or locked by the
-    other copy are skipped. `now` freezes the clock (quiet hours) in tests."""
+    with itself: rows not held under `claim_token` or already marked by the other
+    copy are skipped (after waiting for its short lock). `now` freezes the clock (quiet hours) in tests."""
     chunk_size = _setting("NOTIFICATION_SEND_CHUNK", 50)
     backend = sms_backend or get_sms_backend()
     totals: Counter = Counter()
@@ -336,11 +336,18 @@ def _send_chunk(*, ids, token, now, backend) -> Counter:
     clock = now or timezone.now()
     to_call: list[Notification] = []
     with transaction.atomic():
+        # Wait for row locks rather than skip them: a concurrent claim's
+        # `FOR UPDATE SKIP LOCKED` scan can keep a lock on a row it then rejects
+        # (already claimed by us) until its transaction ends; skipping would strand
+        # that row in `sending` until the sweeper. Every holder is short (claims,
+        # a duplicate copy's ledger mark; no gateway call happens under a lock)
+        # and rows are locked in id order, so two copies cannot deadlock; after
+        # the wait the filter below re-checks the row (gateway_started_at).
         rows = list(
-            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            Notification.objects.select_for_update(of=("self",))
             .select_related("member", "user", "user__member")
             .only(*_SEND_FIELDS)  # e.g. never decrypt the ID number to send an SMS
-            .order_by()
+            .order_by("id")
             .filter(
                 id__in=ids,
                 status=NotificationStatus.SENDING,

@@ -224,6 +224,43 @@ def test_sending_a_chunk_runs_a_constant_number_of_queries(worker, settings, n):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+def test_a_row_briefly_locked_elsewhere_is_still_sent_by_its_claimant(worker):
+    """A concurrent claim's SKIP LOCKED scan can hold a lock on a row it rejects;
+    the claimant waits for it instead of stranding the row in `sending`."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    rows = sms_notices(worker, 3)
+    with transaction.atomic():
+        token, ids = notifications_claim_due(limit=10, now=DAYTIME)
+    assert sorted(ids) == sorted(r.pk for r in rows)
+    backend = RecordingBackend()
+    locked = threading.Event()
+    release = threading.Event()
+
+    def hold_lock():
+        from django.db import connections
+
+        with transaction.atomic():
+            list(Notification.objects.select_for_update().filter(pk=ids[0]))
+            locked.set()
+            release.wait(10)
+        connections.close_all()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    assert locked.wait(10)
+    threading.Timer(0.3, release.set).start()
+    notifications_send_batch(
+        ids=ids, claim_token=token, now=DAYTIME, sms_backend=backend
+    )
+    holder.join(10)
+
+    assert backend.calls == {f"notification-{pk}": 1 for pk in ids}
+    assert not Notification.objects.filter(status="sending").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_send_one_sms_per_notification(worker):
     if connection.vendor != "postgresql":
         pytest.skip("SKIP LOCKED needs PostgreSQL")

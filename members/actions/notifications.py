@@ -292,7 +292,8 @@ def notifications_send_batch(
 ) -> Counter:
     """Deliver one claimed batch, chunk by chunk. Safe to run twice or concurrently
     with itself: rows not held under `claim_token` or already marked by the other
-    copy are skipped (after waiting for its short lock). `now` freezes the clock (quiet hours) in tests."""
+    copy are skipped (after waiting for its short lock). `now` freezes the clock
+    (quiet hours) in tests."""
     chunk_size = _setting("NOTIFICATION_SEND_CHUNK", 50)
     backend = sms_backend or get_sms_backend()
     totals: Counter = Counter()

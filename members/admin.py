@@ -266,7 +266,7 @@ class PlatformAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlatformApiUsage)
-class PlatformApiUsageAdmin(admin.ModelAdmin):
+class PlatformApiUsageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Per-minute request counts per key and endpoint (read-only; docs/api.md)."""
 
     list_display = ("minute", "key", "method", "endpoint", "requests", "errors")
@@ -275,15 +275,6 @@ class PlatformApiUsageAdmin(admin.ModelAdmin):
     date_hierarchy = "minute"
     fields = list_display
     readonly_fields = list_display
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(PlatformApiKey)
@@ -806,7 +797,7 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The outbox, read-only, with the dead-letter list (filter 状态 = 发送失败) and
     its count above the list; staff can put dead letters back into the queue."""
 
@@ -866,15 +857,6 @@ class NotificationAdmin(admin.ModelAdmin):
             | Q(user__org__path__startswith=path)
             | Q(user__member__org__path__startswith=path)
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         dead = self.get_queryset(request).filter(status=NotificationStatus.DEAD).count()

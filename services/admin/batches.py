@@ -6,12 +6,13 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from members.admin_mixins import ReadOnlyAdminMixin
 from services.models import EnrollmentBatch
 from services.selectors.batches import batch_errors_csv_lines, batches_visible_to
 
 
 @admin.register(EnrollmentBatch)
-class EnrollmentBatchAdmin(admin.ModelAdmin):
+class EnrollmentBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Platform enrollment batches, read-only: a live progress bar (htmx polling
     every 2 s, stopped with HTTP 286 when the batch ends), counts and the errors
     file. Visible to superusers and city-level (or higher) union staff."""
@@ -56,15 +57,6 @@ class EnrollmentBatchAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[EnrollmentBatch]:
         return batches_visible_to(user=request.user)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     @admin.display(description="进度")
     def progress_display(self, obj: EnrollmentBatch) -> str:

@@ -17,11 +17,12 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+from _scratch import run_in_scratch_database  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_keyuse"
 
@@ -30,29 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=5000)
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    dbname = urlparse(url).path.lstrip("/")
-    if not dbname.startswith("portal_bench"):
-        sys.exit("refusing: the bench database name must start with portal_bench")
-    from recheck import _create_database, _drop_database
-
-    _create_database(url, dbname)
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    try:
-        run(args.calls)
-    finally:
-        from django.db import connection
-
-        connection.close()
-        _drop_database(url, dbname)
+    run_in_scratch_database(DEFAULT_URL, lambda: run(args.calls))
 
 
 def run(n: int) -> None:

@@ -25,10 +25,12 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _scratch import run_in_scratch_database  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_programs"
 ON = date(2026, 6, 15)
@@ -46,59 +48,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    dbname = urlparse(url).path.lstrip("/")
-    if not dbname.startswith("portal_bench"):
-        sys.exit("refusing: the bench database name must start with portal_bench")
-    _create_database(url, dbname)
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    try:
-        run(args)
-    finally:
-        from django.db import connection
-
-        connection.close()
-        if not args.keep:
-            _drop_database(url, dbname)
-
-
-def _admin_cursor(url: str):
-    import psycopg2
-
-    parsed = urlparse(url)
-    conn = psycopg2.connect(
-        host=parsed.hostname,
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        dbname="postgres",
-    )
-    conn.autocommit = True
-    return conn
-
-
-def _create_database(url: str, dbname: str) -> None:
-    conn = _admin_cursor(url)
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{dbname}"')
-    conn.close()
-
-
-def _drop_database(url: str, dbname: str) -> None:
-    conn = _admin_cursor(url)
-    with conn.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
-    conn.close()
+    run_in_scratch_database(DEFAULT_URL, lambda: run(args), keep=args.keep)
 
 
 GENERATE = """

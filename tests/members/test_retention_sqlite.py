@@ -4,44 +4,19 @@ the two-statement usage upsert). Runs those tests in a subprocess on SQLite."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.sqlite_run import pytest_on_sqlite
 
 
 @pytest.mark.slow
 def test_retention_and_key_use_pass_on_sqlite():
-    env = {
-        **os.environ,
-        "DATABASE_URL": "",
-        "REDIS_URL": "",
-        "CI": "",
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-m",
-            "not celery_live",
-            "tests/members/test_retention.py",
-            "tests/services/platform/test_retention.py",
-            "tests/services/platform/test_key_use_audit.py",
-            "tests/services/test_program_withdraw_views.py",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = pytest_on_sqlite(
+        "-m",
+        "not celery_live",
+        "tests/members/test_retention.py",
+        "tests/services/platform/test_retention.py",
+        "tests/services/platform/test_key_use_audit.py",
+        "tests/services/test_program_withdraw_views.py",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -25,9 +25,10 @@ def _id_number(region: str, born: date, seq: int) -> str:
 
 
 def seed_programs_demo(*, stdout) -> list:
-    """Two workers for the protection-program journeys: a food-delivery rider
-    covered by E路守护 (无记名) and a 65-year-old domestic worker whom 家政守护
-    turns away with the reason. Idempotent; fresh passwords each run."""
+    """Three workers for the protection-program journeys: a food-delivery rider
+    covered by E路守护 (无记名), a 65-year-old domestic worker whom 家政守护
+    turns away with the reason, and a sanitation worker who can enroll in
+    环卫守护 and withdraw again. Idempotent; fresh passwords each run."""
     from members.demo import new_password
     from members.management.commands.seed_demo import DemoLogin
     from members.models import (
@@ -54,6 +55,14 @@ def seed_programs_demo(*, stdout) -> list:
     today = date.today()  # noqa: DTZ011 - a calendar date for demo ages
     people = [
         ("demo_rider", "13800000101", "王骑手", "food_delivery", date(1992, 5, 1), 11),
+        (
+            "demo_sanitation",
+            "13800000103",
+            "李师傅",
+            "sanitation",
+            date(1980, 6, 1),
+            33,
+        ),
         (
             "demo_domestic65",
             "13800000102",

@@ -11,13 +11,17 @@ from tests.services.conftest import ON
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_seeds_a_covered_rider_and_a_refused_domestic_worker_twice():
+def test_demo_seeds_covered_refused_and_eligible_workers_twice():
     first = seed(stdout=io.StringIO())
     second = seed(stdout=io.StringIO())
 
-    assert [login.login for login in first] == ["13800000101", "13800000102"]
+    assert [login.login for login in first] == [
+        "13800000101",
+        "13800000103",
+        "13800000102",
+    ]
     assert first[0].password != second[0].password
-    assert Member.objects.filter(user__username__startswith="demo_").count() == 2
+    assert Member.objects.filter(user__username__startswith="demo_").count() == 3
     rider = Member.objects.get(user__username="demo_rider")
     domestic = Member.objects.get(user__username="demo_domestic65")
     assert (
@@ -29,3 +33,10 @@ def test_demo_seeds_a_covered_rider_and_a_refused_domestic_worker_twice():
     assert eligibility_reasons(
         program=Program.objects.get(code="domestic"), member=domestic, on=ON
     ) == ["年龄不在18–60岁之间"]
+    sanitation = Member.objects.get(user__username="demo_sanitation")
+    assert (
+        eligibility_reasons(
+            program=Program.objects.get(code="sanitation"), member=sanitation, on=ON
+        )
+        == []
+    )

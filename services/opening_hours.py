@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -62,19 +62,24 @@ class OpenStatus:
 
 
 def _spans(day: date, intervals: Iterable[Interval]) -> list[tuple[datetime, datetime]]:
+    """Naive Shanghai wall-clock spans (Asia/Shanghai has had no DST since 1991,
+    so wall-clock arithmetic is exact; tzinfo is attached to what is returned)."""
     out = []
     for opens, closes in intervals:
-        start = datetime.combine(day, opens, tzinfo=SHANGHAI)
-        end_day = day + timedelta(days=1) if closes <= opens else day
-        out.append((start, datetime.combine(end_day, closes, tzinfo=SHANGHAI)))
+        start = datetime.combine(day, opens)
+        end_day = day + _ONE_DAY if closes <= opens else day
+        out.append((start, datetime.combine(end_day, closes)))
     return out
+
+
+_ONE_DAY = timedelta(days=1)
 
 
 def open_status(schedule: Schedule, at: datetime) -> OpenStatus:
     """The status at `at` (any timezone; evaluated in Asia/Shanghai)."""
-    now = at.astimezone(SHANGHAI).replace(microsecond=0)
+    now = at.astimezone(SHANGHAI).replace(microsecond=0, tzinfo=None)
     today = now.date()
-    yesterday = today - timedelta(days=1)
+    yesterday = today - _ONE_DAY
     today_intervals = schedule.intervals_on(today)
     if today_intervals == (FULL_DAY,):
         return OpenStatus(True, True, None, None)
@@ -82,12 +87,12 @@ def open_status(schedule: Schedule, at: datetime) -> OpenStatus:
     y_intervals = [i for i in schedule.intervals_on(yesterday) if i != FULL_DAY]
     for start, end in _spans(yesterday, y_intervals) + _spans(today, today_intervals):
         if start <= now < end:
-            return OpenStatus(True, False, end, None)
+            return OpenStatus(True, False, end.replace(tzinfo=SHANGHAI), None)
     for offset in range(8):
         day = today + timedelta(days=offset)
         for start, _end in sorted(_spans(day, schedule.intervals_on(day))):
             if start > now:
-                return OpenStatus(False, False, None, start)
+                return OpenStatus(False, False, None, start.replace(tzinfo=SHANGHAI))
     return OpenStatus(False, False, None, None)
 
 
@@ -107,16 +112,26 @@ def _label_texts(language: str | None) -> tuple:
 
 def status_label(status: OpenStatus, at: datetime) -> str:
     """Short text for a list row: 营业中 · 至 22:00 / 已休息 · 明天 08:00 开门."""
+    return status_labeler(at)(status)
+
+
+def status_labeler(at: datetime) -> Callable[[OpenStatus], str]:
+    """status_label for many rows at one moment, in the active language: the
+    language and the date are looked up once, not per row."""
     texts = _label_texts(get_language())
     today = at.astimezone(SHANGHAI).date()
-    if status.is_open:
-        if status.is_24h_today:
-            return texts[0]
-        assert status.closes_at is not None  # noqa: S101
-        return texts[1] % {"time": _when(status.closes_at, today, texts)}
-    if status.opens_at is None:
-        return texts[2]
-    return texts[3] % {"time": _when(status.opens_at, today, texts)}
+
+    def label(status: OpenStatus) -> str:
+        if status.is_open:
+            if status.is_24h_today:
+                return texts[0]
+            assert status.closes_at is not None  # noqa: S101
+            return texts[1] % {"time": _when(status.closes_at, today, texts)}
+        if status.opens_at is None:
+            return texts[2]
+        return texts[3] % {"time": _when(status.opens_at, today, texts)}
+
+    return label
 
 
 def _when(moment: datetime, today: date, texts: tuple) -> str:

@@ -40,7 +40,7 @@ from portal.middleware import client_ip
 from portal.throttling import rate_limit_wait
 from services.models import Amenity
 from services.navigation import map_links
-from services.opening_hours import status_label
+from services.opening_hours import status_labeler
 from services.selectors.stations import (
     DEFAULT_RADIUS_KM,
     MAX_LIMIT,
@@ -256,6 +256,7 @@ def station_list_payload(
     """The response body: plain JSON types only, built field by field
     (StationListOutputSerializer documents the same shape in the schema)."""
     results = []
+    label = status_labeler(now)
     if rows:
         detail = request.build_absolute_uri(
             reverse("services:station_detail", args=[int(_URL_SENTINEL)])
@@ -277,7 +278,7 @@ def station_list_payload(
                 "distance_km": round(r.distance_km, 3),
                 "is_open_now": status.is_open,
                 "is_24h": r.is_24h,
-                "status": status_label(status, now),
+                "status": label(status),
                 "opens_at": _iso(status.opens_at),
                 "closes_at": _iso(status.closes_at),
                 "amenities": r.amenities,

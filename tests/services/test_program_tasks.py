@@ -28,6 +28,7 @@ def enroll(member, program):
 def test_beat_schedules_name_real_tasks():
     from portal.celery import app
 
+    app.loader.import_default_modules()  # as a worker does at start (autodiscovery)
     tasks = {entry["task"] for entry in DEFAULT_SCHEDULES}
 
     assert {

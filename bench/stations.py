@@ -247,7 +247,7 @@ def _statement_values(lat: float, lng: float, **kw):
 
     captured = {}
 
-    def capture(statement, values):
+    def capture(statement, values, conn=None):
         captured["statement"], captured["values"] = statement, values
         return []
 

@@ -9,8 +9,8 @@ filtered to the radius and ordered by it. The same ORM expression runs on SQLite
 EXISTS over the station's hours and holiday rows, evaluated only for rows that
 survived the bounding box. The list's label ("至 22:00", "明天 08:00 开门") is then
 computed in Python by services.opening_hours for the at most `limit` returned
-rows, from one UNION ALL read of their hours and holidays; tests check the
-SQL and Python rules agree.
+rows, from their hours and holidays, which the same query returns folded into
+text columns (one row per station); tests check the SQL and Python rules agree.
 """
 
 from __future__ import annotations
@@ -25,7 +25,13 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+)
 from django.db.models import (
     BooleanField,
     Count,
@@ -275,8 +281,10 @@ ORDER BY {outer_order}"""  # noqa: S608
 _MAX_PREPARED = 32
 
 
-def _run(statement: _Statement, values: dict) -> list[tuple]:
-    conn = connection
+def _run(statement: _Statement, values: dict, conn=None) -> list[tuple]:
+    # The thread's DatabaseWrapper itself: every attribute read through the
+    # `connection` proxy is a context-local lookup.
+    conn = conn or connections[DEFAULT_DB_ALIAS]
     # With CONN_HEALTH_CHECKS Django spends a round trip (SELECT 1) on the first
     # query of every request. This read is idempotent, so outside a transaction
     # it skips that check and instead retries once on a fresh connection if the
@@ -362,7 +370,8 @@ def nearby_stations(
     at = at or timezone.now()
     radius_km = min(radius_km, MAX_RADIUS_KM)
     min_lat, max_lat, min_lng, max_lng = bounding_box(lat, lng, radius_km)
-    ops = connection.ops
+    conn = connections[DEFAULT_DB_ALIAS]
+    ops = conn.ops
     local = at.astimezone(SHANGHAI).replace(microsecond=0)
     today = local.date()
     yesterday = today - timedelta(days=1)
@@ -393,10 +402,10 @@ def nearby_stations(
         bool(is_24h),
         bool(open_now),
         bool(open_first),
-        connection.vendor,
+        conn.vendor,
     )
     out = []
-    for r in _run(statement, values):
+    for r in _run(statement, values, conn):
         pk, mask = r[0], r[12]
         schedule = Schedule(
             is_24h=bool(r[9]), weekly=_weekly(r[13]), holidays=_holidays(r[14])

@@ -331,6 +331,10 @@ def test_admin_saves_a_normalised_list_and_audits_the_change(admin_client, alpha
     page = admin_client.get(url)
     assert page.status_code == 200
     assert "127.0.0.0/8\n::1/128" in page.content.decode()
+    Platform.objects.create(code="closed", name="未设白名单")
+    listing = admin_client.get("/admin/members/platform/").content.decode()
+    assert "127.0.0.0/8, ::1/128" in listing
+    assert "未设置(拒绝所有调用)" in listing
 
     response = admin_client.post(
         url,

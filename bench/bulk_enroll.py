@@ -226,7 +226,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from members.actions.api_keys import platform_key_issue
+    from members.actions.api_keys import platform_key_issue, platform_networks_set
+    from members.ip_allowlist import LOOPBACK
     from members.models import OrgKind, OrgLevel, UnionOrg
     from services.models import EnrollmentMode, Program
 
@@ -253,7 +254,10 @@ def main() -> None:
         enrollment_mode=EnrollmentMode.NAMED,
         starts_on=date(2021, 1, 1),
     )
-    key = platform_key_issue(platform_code="bench", name="bench").plaintext
+    issued = platform_key_issue(platform_code="bench", name="bench")
+    # gunicorn below listens on 127.0.0.1 only (security.md AP2 allow-list)
+    platform_networks_set(platform=issued.key.platform, networks=list(LOOPBACK))
+    key = issued.plaintext
 
     csv_path = work / "riders.csv"
     t = time.perf_counter()

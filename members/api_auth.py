@@ -3,7 +3,8 @@
 `Authorization: Bearer <prefix>.<secret>` (security.md AP1/AP3). `request.auth` is
 the PlatformApiKey and `request.user` a `PlatformPrincipal`; a key anywhere in the
 query string is refused (it would end up in proxy logs), revoked or expired keys
-get 401, and throttles count per key, not per IP.
+get 401, a valid key called from outside its platform's IP allow-list gets 403
+(AP2), and throttles count per key, not per IP.
 """
 
 from __future__ import annotations
@@ -15,9 +16,15 @@ from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from members.actions.api_keys import platform_key_touch, secret_matches
+from members.actions.api_keys import (
+    platform_ip_refusal_record,
+    platform_key_touch,
+    secret_matches,
+)
+from members.ip_allowlist import address_allowed, parse_client_address
 from members.mfa import staff_needs_otp
 from members.models import Platform, PlatformApiKey
+from portal.middleware import client_ip
 
 _KEY_RE = re.compile(r"^([0-9a-f]{12})\.([A-Za-z0-9_-]{20,100})$")
 _KEY_LIKE_RE = re.compile(r"[0-9a-f]{12}\.[A-Za-z0-9_-]{20,}")
@@ -26,6 +33,27 @@ _QUERY_KEY_NAMES = {"key", "api_key", "apikey", "token", "access_token", "auth"}
 MSG_BAD_KEY = "接口密钥无效、已撤销或已过期。"
 MSG_STAFF_OTP_REQUIRED = "工作人员须先在管理后台完成两步验证(动态验证码)。"
 MSG_KEY_IN_QUERY = "接口密钥不得放在URL查询参数中,请使用 Authorization: Bearer 头。"
+MSG_IP_NOT_ALLOWED = (
+    "调用来源IP不在该平台的接口白名单内,请求未被处理。"
+    "如需从此地址调用,请联系工会管理员添加网段。"
+)
+
+
+class IpNotAllowed(exceptions.PermissionDenied):
+    """403 for a valid key used from outside its platform's allow-list (AP2).
+    The body names the address the portal saw (behind the trusted proxies), so
+    the platform can tell a missing entry from a NAT or proxy surprise."""
+
+    default_code = "ip_not_allowed"
+
+    def __init__(self, ip: str | None) -> None:
+        super().__init__(
+            {
+                "detail": MSG_IP_NOT_ALLOWED,
+                "code": self.default_code,
+                "client_ip": ip or "",
+            }
+        )
 
 
 class PlatformPrincipal:
@@ -95,8 +123,35 @@ class PlatformKeyAuthentication(authentication.BaseAuthentication):
             or not key.platform.is_active
         ):
             raise exceptions.AuthenticationFailed(MSG_BAD_KEY)
+        self._enforce_allowlist(request, key, now)
         platform_key_touch(key=key, now=now)
         return PlatformPrincipal(key.platform), key
+
+    @staticmethod
+    def _enforce_allowlist(request, key: PlatformApiKey, now) -> None:
+        """Refuse (403, audited, nothing else done) a call from an address
+        outside the platform's allow-list. Runs after the key check, so a wrong
+        key from anywhere still gets the same 401 as before."""
+        networks = key.platform.allowed_networks or []
+        ip = client_ip(request._request)
+        if address_allowed(networks, ip):
+            return
+        if not networks:
+            reason = "allowlist_empty"
+        elif parse_client_address(ip) is None:
+            reason = "client_address_unparsable"
+        else:
+            reason = "not_in_allowlist"
+        match = getattr(request._request, "resolver_match", None)
+        platform_ip_refusal_record(
+            key=key,
+            # view names are a fixed set (never the raw path: no unbounded buckets)
+            endpoint=(match.view_name if match else "") or "unknown",
+            method=request.method,
+            reason=reason,
+            now=now,
+        )
+        raise IpNotAllowed(ip)
 
     def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="api"'

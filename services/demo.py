@@ -30,6 +30,7 @@ def seed_programs_demo(*, stdout) -> list:
     turns away with the reason, and a sanitation worker who can enroll in
     环卫守护 and withdraw again. Idempotent; fresh passwords each run."""
     from members.demo import new_password
+    from members.ip_allowlist import LOOPBACK
     from members.management.commands.seed_demo import DemoLogin
     from members.models import (
         Member,
@@ -49,8 +50,11 @@ def seed_programs_demo(*, stdout) -> list:
         union_org_model=UnionOrg,
     )
     org = shenzhen_federation(union_org_model=UnionOrg)
+    # The demo platform may call the API from this machine only (security.md AP2:
+    # `issue_platform_key demo-delivery` then curl on localhost works).
     platform, _ = Platform.objects.get_or_create(
-        code="demo-delivery", defaults={"name": "示例外卖平台"}
+        code="demo-delivery",
+        defaults={"name": "示例外卖平台", "allowed_networks": list(LOOPBACK)},
     )
     today = date.today()  # noqa: DTZ011 - a calendar date for demo ages
     people = [

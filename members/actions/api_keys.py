@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from members.audit import audit_record
+from members.ip_allowlist import normalize_networks
 from members.models import Member, Platform, PlatformApiKey, PlatformApiUsage, User
 from members.models.api_keys import MAX_KEY_LIFETIME
 
@@ -104,47 +105,73 @@ def platform_key_touch(*, key: PlatformApiKey, now: datetime) -> None:
     ).update(last_used_at=now)
 
 
+# Methods get their own usage bucket; anything else (DRF authenticates before it
+# answers 405) is counted as OTHER, so made-up methods cannot multiply buckets
+# and their audit rows.
+BUCKET_METHODS = frozenset(
+    {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE"}
+)
+
+
+def bucket_method(method: str) -> str:
+    method = (method or "").upper()
+    return method if method in BUCKET_METHODS else "OTHER"
+
+
 def _usage_bump(
-    *, key: PlatformApiKey, endpoint: str, method: str, minute: datetime, failed: int
-) -> bool:
-    """Count one request in its (key, endpoint, method, minute) bucket; True when
-    this request opened the bucket. One statement on PostgreSQL (upsert; `xmax = 0`
-    is true only for a freshly inserted row), two elsewhere."""
+    *,
+    key: PlatformApiKey,
+    endpoint: str,
+    method: str,
+    minute: datetime,
+    failed: int,
+    refused: int = 0,
+) -> tuple[bool, int]:
+    """Count one request in its (key, endpoint, method, minute) bucket. Returns
+    (True when this request opened the bucket, the bucket's `refused` count after
+    it). One statement on PostgreSQL (upsert; `xmax = 0` is true only for a
+    freshly inserted row), two elsewhere."""
     table = PlatformApiUsage._meta.db_table
-    params = [key.pk, endpoint, method, minute, failed]
+    params = [key.pk, endpoint, method, minute, failed, refused]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"""
                 INSERT INTO {table} AS u (key_id, endpoint, method, minute, requests,
-                                          errors)
-                VALUES (%s, %s, %s, %s, 1, %s)
+                                          errors, refused)
+                VALUES (%s, %s, %s, %s, 1, %s, %s)
                 ON CONFLICT (key_id, endpoint, method, minute) DO UPDATE
-                   SET requests = u.requests + 1, errors = u.errors + EXCLUDED.errors
-                RETURNING (xmax = 0)
+                   SET requests = u.requests + 1, errors = u.errors + EXCLUDED.errors,
+                       refused = u.refused + EXCLUDED.refused
+                RETURNING (xmax = 0), refused
                 """,  # noqa: S608 - the table name comes from model metadata
                 params,
             )
-            return bool(cursor.fetchone()[0])
+            opened, refused_total = cursor.fetchone()
+            return bool(opened), int(refused_total)
         cursor.execute(
             f"""
-            INSERT INTO {table} (key_id, endpoint, method, minute, requests, errors)
-            VALUES (%s, %s, %s, %s, 1, %s)
+            INSERT INTO {table} (key_id, endpoint, method, minute, requests, errors,
+                                 refused)
+            VALUES (%s, %s, %s, %s, 1, %s, %s)
             ON CONFLICT (key_id, endpoint, method, minute) DO NOTHING
-            RETURNING id
+            RETURNING refused
             """,  # noqa: S608
             params,
         )
-        if cursor.fetchone() is not None:
-            return True
+        row = cursor.fetchone()
+        if row is not None:
+            return True, int(row[0])
         cursor.execute(
             f"""
-            UPDATE {table} SET requests = requests + 1, errors = errors + %s
+            UPDATE {table} SET requests = requests + 1, errors = errors + %s,
+                               refused = refused + %s
              WHERE key_id = %s AND endpoint = %s AND method = %s AND minute = %s
+            RETURNING refused
             """,  # noqa: S608
-            [failed, key.pk, endpoint, method, minute],
+            [failed, refused, key.pk, endpoint, method, minute],
         )
-        return False
+        return False, int(cursor.fetchone()[0])
 
 
 @transaction.atomic
@@ -170,10 +197,10 @@ def platform_key_use_record(
     """
     now = now or timezone.now()
     minute = now.replace(second=0, microsecond=0)
-    method = method.upper()[:8]
+    method = bucket_method(method)
     endpoint = endpoint[:80]
     failed = 1 if status_code >= 400 else 0
-    opened = _usage_bump(
+    opened, _ = _usage_bump(
         key=key, endpoint=endpoint, method=method, minute=minute, failed=failed
     )
     write = method not in ("GET", "HEAD", "OPTIONS")
@@ -222,3 +249,71 @@ def platform_key_use_record(
             object_id=object_id or member.pk,
             detail={**base, "endpoint": endpoint},
         )
+
+
+@transaction.atomic
+def platform_ip_refusal_record(
+    *,
+    key: PlatformApiKey,
+    endpoint: str,
+    method: str,
+    reason: str,
+    now: datetime | None = None,
+) -> bool:
+    """Record one call refused by the platform's IP allow-list (security.md AP2,
+    LG1 "authorisation denials"): +1 requests, errors and refused in the call's
+    usage bucket; the first refusal of the bucket writes one `platform_ip_refused`
+    audit row (outcome denied; the client IP and request id come from the request
+    context), later ones in the same minute are only counted, so a flood adds at
+    most one audit row per key, endpoint, method and minute. Returns True when an
+    audit row was written."""
+    now = now or timezone.now()
+    minute = now.replace(second=0, microsecond=0)
+    method = bucket_method(method)
+    endpoint = endpoint[:80]
+    _, refused = _usage_bump(
+        key=key, endpoint=endpoint, method=method, minute=minute, failed=1, refused=1
+    )
+    if refused != 1:
+        return False
+    audit_record(
+        role="platform",
+        action="platform_ip_refused",
+        object_type="platform_api_key",
+        object_id=key.pk,
+        outcome="denied",
+        reason=reason,
+        detail={
+            "platform_id": key.platform_id,
+            "prefix": key.prefix,
+            "endpoint": endpoint,
+            "method": method,
+            "minute": minute.isoformat(),
+            "status": 403,
+        },
+    )
+    return True
+
+
+@transaction.atomic
+def platform_networks_set(
+    *, platform: Platform, networks: list[str], actor: User | None = None
+) -> list[str]:
+    """Replace a platform's IP allow-list (security.md AP2) with `networks`
+    (validated and normalised: a malformed entry or one with host bits set raises
+    ValidationError). A change writes one `platform_networks_change` audit row
+    with the lists before and after. Returns the stored list."""
+    networks = normalize_networks(networks)
+    locked = Platform.objects.select_for_update().get(pk=platform.pk)
+    before = list(locked.allowed_networks or [])
+    if before != networks:
+        Platform.objects.filter(pk=platform.pk).update(allowed_networks=networks)
+        audit_record(
+            action="platform_networks_change",
+            actor=actor,
+            object_type="platform",
+            object_id=platform.pk,
+            detail={"platform": platform.code, "before": before, "after": networks},
+        )
+    platform.allowed_networks = networks
+    return networks

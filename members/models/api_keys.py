@@ -50,7 +50,11 @@ class PlatformApiUsage(models.Model):
     use"). One upserted row per bucket instead of one row per request: the first
     request of a bucket also writes an `AuditLog` row (`platform_key_use`), so the
     audit table grows by at most one row per key, endpoint and minute for reads;
-    writes and rider look-ups get their own audit row per request (docs/api.md)."""
+    writes and rider look-ups get their own audit row per request (docs/api.md).
+    Calls refused by the platform's IP allow-list (security.md AP2) count in
+    `refused` too; the first refusal of a bucket writes one `platform_ip_refused`
+    audit row, so a flood from outside the list adds at most one audit row per
+    key, endpoint, method and minute."""
 
     key = models.ForeignKey(
         PlatformApiKey,
@@ -63,6 +67,9 @@ class PlatformApiUsage(models.Model):
     minute = models.DateTimeField("分钟")
     requests = models.PositiveIntegerField("请求数", default=0)
     errors = models.PositiveIntegerField("出错数(≥400)", default=0)
+    refused = models.PositiveIntegerField(
+        "IP拒绝数", default=0, help_text="来自白名单以外IP的调用(403),也计入出错数"
+    )
 
     class Meta:
         verbose_name = "平台接口调用统计"

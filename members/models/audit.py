@@ -6,7 +6,14 @@ from django.db import models
 
 class AuditLog(models.Model):
     """Who did or saw what (security.md LG1/LG2, AC5). Append-only: no admin edit,
-    no delete; rows hold ids and masked values, never raw personal data."""
+    no delete; rows hold ids and masked values, never raw personal data.
+
+    Append-only at the database too (LG3): on PostgreSQL a trigger refuses every
+    UPDATE, DELETE and TRUNCATE (migration 0010), and the production app role gets
+    INSERT/SELECT only (`manage.py db_app_role`). So `actor` and `member` are plain
+    ids without a database constraint and nothing happens to a row when that user
+    or member is deleted (SET_NULL would be an UPDATE of audit rows): the row keeps
+    naming who it was about; `row.actor` / `row.member` is then missing."""
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "成功"
@@ -19,7 +26,8 @@ class AuditLog(models.Model):
         verbose_name="操作人",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     actor_role = models.CharField("角色", max_length=30, blank=True)
@@ -33,7 +41,8 @@ class AuditLog(models.Model):
         verbose_name="涉及会员",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     field = models.CharField("字段", max_length=60, blank=True)

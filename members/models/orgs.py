@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from members.ip_allowlist import validate_network_list
+
 
 class OrgLevel(models.TextChoices):
     NATIONAL = "national", "全国"
@@ -77,6 +79,16 @@ class Platform(models.Model):
         "从业职业", default=list, blank=True, help_text="平台上的职业代码列表"
     )
     is_active = models.BooleanField("启用", default=True)
+    allowed_networks = models.JSONField(
+        "接口调用IP白名单",
+        default=list,
+        blank=True,
+        validators=[validate_network_list],
+        help_text=(
+            "该平台的接口密钥只能从这些IP网段调用(CIDR,IPv4或IPv6)。"
+            "留空 = 拒绝所有调用;任意地址须明确写 0.0.0.0/0 和 ::/0。"
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

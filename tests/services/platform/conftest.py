@@ -9,7 +9,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from members.actions.api_keys import platform_key_issue
+from members.actions.api_keys import platform_key_issue, platform_networks_set
+from members.ip_allowlist import LOOPBACK
 from services.models import EnrollmentMode, Program
 
 
@@ -37,9 +38,17 @@ def program(shenzhen, nanshan_gig_pool, futian_gig_pool):
     )
 
 
+def issue_local_key(code: str):
+    """A key for platform `code`, callable from this machine: the test client and
+    the live server connect from 127.0.0.1 (security.md AP2 allow-list)."""
+    issued = platform_key_issue(platform_code=code, name="测试")
+    platform_networks_set(platform=issued.key.platform, networks=list(LOOPBACK))
+    return issued
+
+
 @pytest.fixture
 def alpha_key(db):
-    issued = platform_key_issue(platform_code="alpha", name="测试")
+    issued = issue_local_key("alpha")
     platform = issued.key.platform
     platform.name = "阿尔法外卖"
     platform.occupations = ["food_delivery", "courier", "ride_hailing", "freight"]
@@ -49,7 +58,7 @@ def alpha_key(db):
 
 @pytest.fixture
 def beta_key(db):
-    return platform_key_issue(platform_code="beta", name="测试")
+    return issue_local_key("beta")
 
 
 @pytest.fixture

@@ -17,3 +17,16 @@ def test_batch_pipeline_passes_on_sqlite():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "4 passed" in result.stdout
+
+
+@pytest.mark.slow
+def test_ip_allowlist_refusal_buckets_pass_on_sqlite():
+    """The refusal counter has a two-statement branch for SQLite (AP2)."""
+    result = pytest_on_sqlite(
+        "tests/services/platform/test_ip_allowlist.py::"
+        "test_refusal_writes_one_audit_row_per_bucket_however_many_calls",
+        "tests/services/platform/test_ip_allowlist.py::"
+        "test_refusal_audit_is_rate_limited_per_minute",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "2 passed" in result.stdout

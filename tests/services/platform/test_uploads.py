@@ -153,6 +153,7 @@ def test_201_mb_upload_is_413_without_reading_it(alpha_key, program, settings):
         "PATH_INFO": URL,
         "SERVER_NAME": "testserver",
         "SERVER_PORT": "80",
+        "REMOTE_ADDR": "127.0.0.1",  # a WSGI server always sets it (AP2 allow-list)
         "HTTP_HOST": "testserver",
         "wsgi.url_scheme": "http",
         "wsgi.input": io.BufferedReader(body),

@@ -680,3 +680,44 @@ def test_registration_trusts_the_browser_and_counts_as_fresh(client, sms_outbox)
     )
     assert again["Location"] == "/me/" and sms_outbox == []
     assert device.value and _audit("worker_device_trusted")[0].actor == user
+
+
+# --- Development: where the code shows up ---------------------------------------------
+
+
+def test_console_backend_prints_the_login_code_for_make_run(
+    client, worker_user, settings, capsys
+):
+    settings.SMS_BACKEND = "members.sms.ConsoleSmsBackend"
+
+    _password(client)
+
+    out = capsys.readouterr().out
+    code = re.search(r"\[SMS → 138\*\*\*\*5678\] .*验证码是(\d{6})", out).group(1)
+    assert PHONE not in out
+    assert client.post(VERIFY, {"code": code})["Location"] == "/me/"
+
+
+def test_seed_demo_says_where_the_sms_code_appears(settings, capsys, sz_tree):
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    settings.SMS_BACKEND = "members.sms.ConsoleSmsBackend"
+
+    call_command("seed_demo")
+
+    out = capsys.readouterr().out
+    assert "6-digit SMS code" in out
+    assert "printed in this terminal" in out
+    assert "[SMS → 138****8000]" in out
+
+
+def test_code_pages_in_english(client, worker_user, sms_outbox):
+    _password(client)
+
+    page = client.get(VERIFY, HTTP_ACCEPT_LANGUAGE="en")
+
+    body = page.content.decode()
+    assert "<h1>Verify this new device</h1>" in body
+    assert "Codes are sent to your phone 138****5678." in body
+    assert "Send again" in body

@@ -229,3 +229,25 @@ class OtpTokenForm(forms.Form):
         if len(token) != 6 or not token.isascii() or not token.isdigit():
             raise forms.ValidationError(_("请输入6位数字验证码。"))
         return token
+
+
+class SmsCodeForm(forms.Form):
+    """The 6-digit SMS code of a worker's new-device login or step-up."""
+
+    code = forms.CharField(
+        label=_("短信验证码"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+            }
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())
+        if len(code) != 6 or not code.isascii() or not code.isdigit():
+            raise forms.ValidationError(_("请输入6位数字验证码。"))
+        return code

@@ -1,16 +1,18 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from members import views, views_notifications
+from members import views, views_notifications, views_worker_mfa
 
 app_name = "members"
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
+    path("login/verify/", views_worker_mfa.login_verify, name="login_verify"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", views.register, name="register"),
     path("join/", views.join, name="join"),
     path("me/", views.me, name="me"),
+    path("me/verify/", views_worker_mfa.step_up, name="step_up"),
     path("me/card/", views.card, name="card"),
     path("me/export/", views.export, name="export"),
     path("me/requests/", views.data_request, name="data_request"),

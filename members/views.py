@@ -1,26 +1,39 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from members.actions.accounts import OtpRateLimited, otp_send, worker_register
 from members.actions.joining import application_submit, consent_withdraw
 from members.actions.people import data_request_create, personal_data_export
+from members.actions.worker_mfa import (
+    MSG_CODE_SENT,
+    SmsSendFailed,
+    worker_sms_code_send,
+    worker_trusted_device_login,
+)
 from members.forms import DataRequestForm, JoinForm, LoginForm, RegisterForm
 from members.mfa import needs_second_factor, otp_step_redirect
-from members.models import ApplicationStatus, MemberStatus, OtpPurpose
+from members.models import (
+    ApplicationStatus,
+    DataRequestKind,
+    MemberStatus,
+    OtpPurpose,
+)
 from members.notices import SENSITIVE_PI_JOIN_NOTICE, SENSITIVE_PI_JOIN_NOTICE_VERSION
 from members.selectors.joining import (
     application_get_for_user,
@@ -31,6 +44,17 @@ from members.selectors.joining import (
     region_name,
 )
 from members.selectors.people import member_get_for_user
+from members.worker_mfa import (
+    DeviceState,
+    needs_sms_factor,
+    new_device_id,
+    pending_clear,
+    pending_start,
+    sms_step_up_required,
+    step_up_mark,
+    trusted_device_check,
+    trusted_device_set,
+)
 from portal.exceptions import ApplicationError
 
 
@@ -40,14 +64,50 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form):
+        user = form.get_user()
+        if needs_sms_factor(user):
+            # Workers (AU4): the password alone logs in only on a trusted device.
+            check = trusted_device_check(self.request, user)
+            if check.state != DeviceState.TRUSTED:
+                return self._sms_step(form, user, check.state)
+            worker_trusted_device_login(user=user, device=check.device)
         response = super().form_valid(form)
         # Every password login starts without a second factor (security.md AU4);
-        # staff go on to the TOTP step, workers are unaffected.
+        # staff go on to the TOTP step; a worker got here on a trusted device.
         self.request.session.pop(DEVICE_ID_SESSION_KEY, None)
         if needs_second_factor(form.get_user()):
             next_url = self.get_redirect_url() or reverse("admin:index")
             return otp_step_redirect(next_url)
         return response
+
+    def _sms_step(self, form, user, device_state: DeviceState) -> HttpResponse:
+        """Keep the user pending in the (still anonymous) session, send a code to
+        the account's phone and go to the code page; nothing is logged in yet."""
+        request = self.request
+        pending_start(
+            request,
+            user=user,
+            backend=user.backend,
+            next_url=self.get_redirect_url()
+            or resolve_url(settings.LOGIN_REDIRECT_URL),
+        )
+        try:
+            worker_sms_code_send(
+                user=user,
+                purpose=OtpPurpose.LOGIN,
+                detail={"device": str(device_state)},
+            )
+        except OtpRateLimited as exc:
+            messages.error(request, _(exc.message))
+        except SmsSendFailed as exc:
+            if exc.code == "no_phone":
+                pending_clear(request)
+                form.add_error(None, _(exc.message))
+                return self.form_invalid(form)
+            messages.error(request, _(exc.message))
+        else:
+            messages.info(request, _(MSG_CODE_SENT))
+        return redirect("members:login_verify")
 
 
 def privacy(request: HttpRequest) -> HttpResponse:
@@ -69,16 +129,22 @@ def register(request: HttpRequest) -> HttpResponse:
                 if sending:
                     otp_send(phone=phone, purpose=OtpPurpose.REGISTER)
                     code_sent = True
-                    messages.info(request, _("验证码已发送,5分钟内有效。"))
+                    messages.info(request, _(MSG_CODE_SENT))
                 else:
+                    device = new_device_id()
                     user = worker_register(
                         phone=phone,
                         code=form.cleaned_data["code"],
                         password=form.cleaned_data["password1"],
+                        device=device,
                     )
                     login(request, user, backend="members.auth.PhoneBackend")
+                    # The code just proved the phone on this browser (AU4).
+                    step_up_mark(request)
                     messages.success(request, _("注册成功。"))
-                    return redirect("members:join")
+                    response = redirect("members:join")
+                    trusted_device_set(response, user, device=device)
+                    return response
             except OtpRateLimited as exc:
                 form.add_error(None, _(exc.message))
                 status = 429
@@ -205,8 +271,13 @@ def card(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
+@sms_step_up_required
 def export(request: HttpRequest) -> HttpResponse:
+    """The full copy of the worker's own data (unmasked ID number and phone):
+    only after a fresh SMS code (AU4). GET shows the download button."""
+    if request.method != "POST":
+        return render(request, "members/export.html")
     data = personal_data_export(user=request.user)
     response = HttpResponse(
         json.dumps(data, ensure_ascii=False, indent=2),
@@ -217,10 +288,29 @@ def export(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _data_request_resume(request: HttpRequest) -> str:
+    """Back from the step-up page to the request form, the chosen kind kept."""
+    url = reverse("members:data_request")
+    kind = request.POST.get("kind")
+    if kind in (DataRequestKind.DELETION, DataRequestKind.WITHDRAWAL):
+        url = f"{url}?{urlencode({'kind': kind})}"
+    return url
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
+@sms_step_up_required(resume=_data_request_resume)
 def data_request(request: HttpRequest) -> HttpResponse:
+    """Deletion and withdrawal requests change or erase data: only after a
+    fresh SMS code (AU4). GET shows the form (also on /me/)."""
     _worker_only(request)
+    if request.method != "POST":
+        form = DataRequestForm(initial={"kind": request.GET.get("kind")})
+        return render(
+            request,
+            "members/data_request.html",
+            {"form": form, "data_requests": data_requests_for_user(user=request.user)},
+        )
     form = DataRequestForm(request.POST)
     if form.is_valid():
         try:

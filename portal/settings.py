@@ -294,6 +294,16 @@ OTP_TOTP_ISSUER = "工会会员服务门户"
 OTP_TOTP_THROTTLE_FACTOR = envint("OTP_TOTP_THROTTLE_FACTOR", "1")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
+# Workers' second factor (security.md AU4): an SMS code when the password is
+# entered on a browser that is not a trusted device, and again before sensitive
+# reveals or changes (members/worker_mfa.py). The pending login waits this long
+# for its code; a verified browser gets a signed trusted-device cookie for
+# WORKER_TRUSTED_DEVICE_DAYS (invalidated by a password change); a step-up code
+# counts for WORKER_STEP_UP_SECONDS of the session.
+WORKER_LOGIN_PENDING_SECONDS = envint("WORKER_LOGIN_PENDING_SECONDS", "600")
+WORKER_TRUSTED_DEVICE_DAYS = envint("WORKER_TRUSTED_DEVICE_DAYS", "90")
+WORKER_STEP_UP_SECONDS = envint("WORKER_STEP_UP_SECONDS", "600")
+
 # django-axes (security.md AU2): lock per account+IP so a stranger cannot lock a
 # worker out; the username it records is a keyed hash, never a phone number.
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")

@@ -132,6 +132,19 @@ def login_staff(client, user: User):
     return device
 
 
+def step_up(client) -> None:
+    """Mark the client's (worker) session as having passed an SMS code just now,
+    as the step-up page does (security.md AU4), so views behind
+    `sms_step_up_required` answer directly. Call it after `force_login`."""
+    import time
+
+    from members.worker_mfa import STEP_UP_KEY
+
+    session = client.session
+    session[STEP_UP_KEY] = int(time.time())
+    session.save()
+
+
 def make_member(
     *,
     org: UnionOrg | None = None,

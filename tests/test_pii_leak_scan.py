@@ -10,7 +10,7 @@ import re
 import pytest
 
 from members.validators import id_check_char
-from tests.factories import login_staff, make_member, make_user
+from tests.factories import login_staff, make_member, make_user, step_up
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +21,9 @@ WORKER_PAGES = [
     "/",
     "/me/",
     "/me/card/",
+    "/me/export/",  # the page before the download (after a step-up)
+    "/me/requests/",
+    "/me/verify/",
     "/messages/",
     "/services/programs/",
     "/services/programs/mine/",
@@ -47,6 +50,7 @@ def approved_worker(nanshan_gig_pool):
 
 def test_worker_pages_show_no_clear_id_or_phone(client, approved_worker):
     client.force_login(approved_worker.user)
+    step_up(client)
 
     for path in WORKER_PAGES:
         response = client.get(path)

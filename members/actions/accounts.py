@@ -116,7 +116,7 @@ def phone_is_registered(*, phone: str) -> bool:
     ).exists()
 
 
-def worker_register(*, phone: str, code: str, password: str) -> User:
+def worker_register(*, phone: str, code: str, password: str, device: str = "") -> User:
     """Create a worker account bound to a phone verified by an SMS code.
 
     The code is checked first in its own transaction (wrong guesses count); the
@@ -140,6 +140,8 @@ def worker_register(*, phone: str, code: str, password: str) -> User:
                 actor=user,
                 object_type="user",
                 object_id=user.pk,
+                # the random id of the trusted-device cookie the view sets
+                detail={"device": device} if device else None,
             )
     except IntegrityError as exc:
         raise ApplicationError(MSG_PHONE_TAKEN, code="phone_taken") from exc

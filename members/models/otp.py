@@ -8,6 +8,7 @@ class OtpPurpose(models.TextChoices):
     REGISTER = "register", "注册"
     LOGIN = "login", "登录"
     PHONE_CHANGE = "phone_change", "更换手机号"
+    STEP_UP = "step_up", "敏感操作验证"
 
 
 class OneTimeCode(models.Model):

@@ -4,6 +4,7 @@ on a 390x844 zh-CN phone context. Every host but the live server is blocked."""
 from __future__ import annotations
 
 import os
+import time
 from urllib.parse import urlparse
 
 import pytest
@@ -68,16 +69,21 @@ def login_as(phone_page, live_server):
 
     Staff sessions stop after the password unless `totp_verified=True`, which
     also puts a passed TOTP step into the session (security.md AU4; the device is
-    created if missing). tests/e2e/test_staff_otp.py walks the real steps."""
+    created if missing). tests/e2e/test_staff_otp.py walks the real steps.
+
+    A worker session is past the login's SMS step (AU4) but has no recent code,
+    so the data export and data requests first ask for one, unless
+    `stepped_up=True`. tests/e2e/test_worker_login.py walks the real steps."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from members.worker_mfa import STEP_UP_KEY
     from tests.factories import make_totp_device
 
-    def _login(user, *, totp_verified: bool = False):
+    def _login(user, *, totp_verified: bool = False, stepped_up: bool = False):
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
@@ -87,6 +93,8 @@ def login_as(phone_page, live_server):
                 user=user, confirmed=True
             ).first() or make_totp_device(user)
             session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        if stepped_up:
+            session[STEP_UP_KEY] = int(time.time())
         session.save()
         host = urlparse(live_server.url).hostname
         phone_page.context.add_cookies(

@@ -372,7 +372,12 @@ def test_device_secrets_are_not_in_the_admin(client):
 # --- workers and demo -------------------------------------------------------------
 
 
-def test_worker_login_is_unaffected(client, worker):
+def test_worker_login_takes_no_totp_step(client, worker):
+    """Workers prove their phone by SMS instead (tests/members/test_worker_mfa.py);
+    on a trusted browser the password alone logs in, and never via TOTP."""
+    from members.worker_mfa import trusted_device_value
+
+    client.cookies["trusted_device"] = trusted_device_value(worker.user)
     response = client.post(
         reverse("members:login"), {"username": "13812345678", "password": PASSWORD}
     )

@@ -1,6 +1,7 @@
 """Races and data at rest on real PostgreSQL (security.md F13, F14, PI7)."""
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -99,10 +100,11 @@ def test_two_reviewers_approving_at_once_make_one_member(sz, rv_nanshan, rv_city
     assert Member.objects.get().status == "active"
 
 
-def test_pg_dump_holds_no_plaintext_id_or_phone(sz, client, rv_nanshan):
+def test_pg_dump_holds_no_plaintext_id_or_phone(sz, client, rv_nanshan, sms_outbox):
     if not shutil.which("pg_dump"):
         pytest.skip("pg_dump is not installed")
-    # given: a registered worker, an approved member, a failed login
+    # given: a registered worker, an approved member, a failed login, then a
+    # new-device login with its SMS code (sessions, codes and audit rows)
     phone = "13912345678"
     user = make_verified_user(phone=phone)
     application = submit_application(user=user, id_number=ID_NUMBER, name="张三丰")
@@ -112,6 +114,14 @@ def test_pg_dump_holds_no_plaintext_id_or_phone(sz, client, rv_nanshan):
         {"username": phone, "password": "wrong password"},
         REMOTE_ADDR="10.1.1.1",
     )
+    client.post(
+        reverse("members:login"),
+        {"username": phone, "password": "correct horse battery staple"},
+        REMOTE_ADDR="10.1.1.2",
+    )
+    code = re.search(r"\d{6}", sms_outbox[-1][1]).group(0)
+    verified = client.post(reverse("members:login_verify"), {"code": code})
+    assert verified["Location"] == reverse("members:me")
     settings_dict = connection.settings_dict
     env = {**os.environ, "PGPASSWORD": settings_dict.get("PASSWORD") or ""}
     command = [

@@ -16,7 +16,7 @@ from members.models import (
     MembershipApplication,
     MemberStatus,
 )
-from tests.factories import login_staff, make_platform
+from tests.factories import login_staff, make_platform, step_up
 from tests.members.factories import make_verified_user, submit_application
 
 pytestmark = pytest.mark.django_db
@@ -143,6 +143,7 @@ def test_card_is_404_without_active_membership(client, worker_b):
 
 def test_export_holds_own_data_and_nothing_of_others(client, worker_a, worker_b):
     client.force_login(worker_a)
+    step_up(client)  # a fresh SMS code (AU4; tests/members/test_worker_mfa.py)
 
     response = client.post(reverse("members:export"))
 
@@ -164,10 +165,18 @@ def test_export_holds_own_data_and_nothing_of_others(client, worker_a, worker_b)
     ).exists()
 
 
-def test_export_needs_post(client, worker_a):
+def test_export_get_shows_the_download_button_and_downloads_nothing(client, worker_a):
     client.force_login(worker_a)
+    step_up(client)
 
-    assert client.get(reverse("members:export")).status_code == 405
+    response = client.get(reverse("members:export"))
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert ID_A not in response.content.decode()
+    assert 'action="/me/export/"' in response.content.decode()
+    assert not AuditLog.objects.filter(action="personal_data_export").exists()
+    assert client.put(reverse("members:export")).status_code == 405
 
 
 def test_worker_cannot_withdraw_another_workers_consent(client, worker_a, worker_b):
@@ -205,6 +214,7 @@ def test_anonymous_is_sent_to_login(client):
 
 def test_withdrawal_request_processed_in_admin(client, worker_a, rv_nanshan):
     client.force_login(worker_a)
+    step_up(client)
     client.post(reverse("members:data_request"), {"kind": "withdrawal", "note": ""})
     again = client.post(reverse("members:data_request"), {"kind": "withdrawal"})
     assert again.status_code == 302
@@ -225,6 +235,7 @@ def test_withdrawal_request_processed_in_admin(client, worker_a, rv_nanshan):
 
 def test_refusing_a_request_needs_a_reason(client, worker_a, rv_nanshan, rv_futian):
     client.force_login(worker_a)
+    step_up(client)
     client.post(reverse("members:data_request"), {"kind": "deletion"})
     request = DataRequest.objects.get()
     url = reverse("admin:members_datarequest_changelist")

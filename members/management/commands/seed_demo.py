@@ -49,10 +49,38 @@ class Command(BaseCommand):
                 f"  {item.role:<28} {item.login:<22} {item.password:<20}"
                 f" {base}{item.url}"
             )
+        self._print_sms()
         self._print_totp(logins)
         self.stdout.write("")
         self.stdout.write(
             f"  Home: {base}/    Admin: {base}/admin/    Health: {base}/healthz"
+        )
+
+    def _print_sms(self) -> None:
+        """Workers on a new browser, and before the data export or a deletion /
+        withdrawal request, enter an SMS code (security.md AU4)."""
+        self.stdout.write("")
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Workers (phone logins) on a new browser then enter a 6-digit SMS code;"
+            )
+        )
+        self.stdout.write(
+            "  so do the data export and deletion/withdrawal requests (短信验证)."
+        )
+        if settings.SMS_BACKEND == "members.sms.ConsoleSmsBackend":
+            self.stdout.write(
+                "  In development the code is printed in this terminal (the"
+                " `make run` / runserver output), e.g."
+            )
+            self.stdout.write(
+                "  [SMS → 138****8000] 【工会会员服务】您的验证码是123456,5分钟内有效。"
+            )
+        else:
+            self.stdout.write(f"  Codes go through SMS_BACKEND={settings.SMS_BACKEND}.")
+        self.stdout.write(
+            "  A verified browser is trusted for"
+            f" {settings.WORKER_TRUSTED_DEVICE_DAYS} days (password only)."
         )
 
     def _print_totp(self, logins: list[DemoLogin]) -> None:

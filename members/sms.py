@@ -31,7 +31,14 @@ class ConsoleSmsBackend:
     """Development: print the message (the phone masked) to the log."""
 
     def send(self, phone: str, text: str) -> None:
-        logger.info("SMS to %s: %s", mask_phone(phone), text, extra={"sms": True})
+        # The text (it may hold a one-time code) goes to the terminal only, never
+        # into the structured log that is shipped and kept.
+        logger.info(
+            "SMS to %s (%d characters)",
+            mask_phone(phone),
+            len(text),
+            extra={"sms": True},
+        )
         print(f"[SMS → {mask_phone(phone)}] {text}", flush=True)  # noqa: T201
 
 

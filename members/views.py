@@ -22,6 +22,7 @@ from members.actions.joining import application_submit, consent_withdraw
 from members.actions.people import data_request_create, personal_data_export
 from members.actions.worker_mfa import (
     MSG_CODE_SENT,
+    MSG_SMS_FAILED,
     SmsSendFailed,
     worker_sms_code_send,
     worker_trusted_device_login,
@@ -44,6 +45,7 @@ from members.selectors.joining import (
     region_name,
 )
 from members.selectors.people import member_get_for_user
+from members.sms import SmsError
 from members.worker_mfa import (
     DeviceState,
     needs_sms_factor,
@@ -148,6 +150,11 @@ def register(request: HttpRequest) -> HttpResponse:
             except OtpRateLimited as exc:
                 form.add_error(None, _(exc.message))
                 status = 429
+            except (SmsError, OSError):
+                # The gateway failed; the code's row rolled back, so the attempt
+                # does not count against the hourly limit.
+                form.add_error(None, _(MSG_SMS_FAILED))
+                status = 503
             except ApplicationError as exc:
                 form.add_error("code" if "otp" in exc.code else None, _(exc.message))
             except ValidationError as exc:

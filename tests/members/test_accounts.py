@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from members.actions import accounts as a
 from members.models import AuditLog, OneTimeCode, User
+from members.sms import SmsError
 from portal.exceptions import ApplicationError
 from tests.factories import make_user
 
@@ -138,6 +139,23 @@ def test_register_journey_through_the_view(client, sms_outbox):
     assert user.phone_verified_at is not None
     assert user.check_password(PASSWORD)
     assert AuditLog.objects.filter(action="account_register", actor=user).count() == 1
+
+
+def test_register_when_the_sms_gateway_fails_is_a_message_not_a_500(
+    client, sms_outbox, monkeypatch
+):
+    def broken(phone, text):
+        raise SmsError("gateway down")
+
+    monkeypatch.setattr(a, "send_sms", broken)
+
+    response = client.post(
+        reverse("members:register"), {"phone": PHONE, "action": "send_code"}
+    )
+
+    assert response.status_code == 503
+    assert "短信发送失败" in response.content.decode()
+    assert not OneTimeCode.objects.exists()  # the failed send is not counted
 
 
 def test_register_refuses_weak_password_without_using_the_code(client, sms_outbox):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0008_platform_api_usage'),
+        ('members', '0010_auditlog_append_only'),
     ]
 
     operations = [

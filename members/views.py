@@ -17,7 +17,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import DEVICE_ID_SESSION_KEY
 
-from members.actions.accounts import OtpRateLimited, otp_send, worker_register
+from members.actions.accounts import (
+    MSG_OTP_TOO_MANY_SENDS,
+    OtpRateLimited,
+    otp_send,
+    worker_register,
+)
 from members.actions.joining import application_submit, consent_withdraw
 from members.actions.people import data_request_create, personal_data_export
 from members.actions.worker_mfa import (
@@ -58,6 +63,8 @@ from members.worker_mfa import (
     trusted_device_set,
 )
 from portal.exceptions import ApplicationError
+from portal.middleware import client_ip
+from portal.throttling import rate_limit_wait
 
 
 class LoginView(auth_views.LoginView):
@@ -116,6 +123,18 @@ def privacy(request: HttpRequest) -> HttpResponse:
     return render(request, "members/privacy.html")
 
 
+def _register_send_allowed(request: HttpRequest) -> None:
+    """Anonymous code requests per client address (settings.REGISTER_SMS_RATE):
+    one address cannot spray registration codes over many numbers."""
+    wait = rate_limit_wait(
+        scope="register_sms",
+        ident=client_ip(request) or "unknown",
+        rate=settings.REGISTER_SMS_RATE,
+    )
+    if wait is not None:
+        raise OtpRateLimited(MSG_OTP_TOO_MANY_SENDS, code="otp_rate_limited")
+
+
 def register(request: HttpRequest) -> HttpResponse:
     """Phone + SMS code + password. "获取验证码" and "注册" post the same form."""
     if request.user.is_authenticated:
@@ -129,6 +148,7 @@ def register(request: HttpRequest) -> HttpResponse:
             phone = form.cleaned_data["phone"]
             try:
                 if sending:
+                    _register_send_allowed(request)
                     otp_send(phone=phone, purpose=OtpPurpose.REGISTER)
                     code_sent = True
                     messages.info(request, _(MSG_CODE_SENT))

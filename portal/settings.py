@@ -303,6 +303,9 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 WORKER_LOGIN_PENDING_SECONDS = envint("WORKER_LOGIN_PENDING_SECONDS", "600")
 WORKER_TRUSTED_DEVICE_DAYS = envint("WORKER_TRUSTED_DEVICE_DAYS", "90")
 WORKER_STEP_UP_SECONDS = envint("WORKER_STEP_UP_SECONDS", "600")
+# Registration codes asked for from one client address (anonymous: /register/
+# sends a code to any number). Per phone, otp_send also allows 5 an hour.
+REGISTER_SMS_RATE = os.getenv("REGISTER_SMS_RATE", "30/hour")
 
 # django-axes (security.md AU2): lock per account+IP so a stranger cannot lock a
 # worker out; the username it records is a keyed hash, never a phone number.

@@ -35,6 +35,25 @@ class OtpRateLimited(ApplicationError):
     """Too many sends for one phone (HTTP 429)."""
 
 
+# The hourly send limit is counted per group of purposes. Anyone can ask
+# /register/ for a code to any number, so registration codes have a quota of
+# their own: a stranger using it up must not stop the phone's owner from getting
+# the codes they need to sign in on a new device or to pass a step-up (those are
+# sent only after the right password or inside a signed-in session).
+_SEND_GROUPS = (
+    frozenset({OtpPurpose.REGISTER}),
+    frozenset({OtpPurpose.LOGIN, OtpPurpose.STEP_UP}),
+    frozenset({OtpPurpose.PHONE_CHANGE}),
+)
+
+
+def _send_group(purpose: str) -> frozenset:
+    for group in _SEND_GROUPS:
+        if purpose in group:
+            return group
+    return frozenset({purpose})
+
+
 def _code_hash(*, phone: str, purpose: str, code: str) -> str:
     # Keyed, and bound to the phone and purpose: a code for one number or purpose
     # never verifies another.
@@ -45,13 +64,17 @@ def _code_hash(*, phone: str, purpose: str, code: str) -> str:
 def otp_send(*, phone: str, purpose: str = OtpPurpose.REGISTER) -> OneTimeCode:
     """Create a 6-digit code and send it by SMS synchronously (the fast path: a
     worker waits for it). `phone` is normalised. At most 5 sends per phone per
-    hour; the count is taken under a lock on the phone's earlier codes so
-    concurrent requests cannot both pass the limit."""
+    hour and purpose group (_SEND_GROUPS); the count is taken under a lock on the
+    phone's earlier codes so concurrent requests cannot both pass the limit."""
     phone_hmac = blind_index(phone, purpose=PHONE_INDEX)
     now = timezone.now()
     recent = list(
         OneTimeCode.objects.select_for_update()
-        .filter(phone_hmac=phone_hmac, created_at__gte=now - timedelta(hours=1))
+        .filter(
+            phone_hmac=phone_hmac,
+            purpose__in=_send_group(purpose),
+            created_at__gte=now - timedelta(hours=1),
+        )
         .values_list("pk", flat=True)
     )
     if len(recent) >= OTP_MAX_SENDS_PER_HOUR:

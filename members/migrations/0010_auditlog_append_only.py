@@ -49,6 +49,21 @@ DROP FUNCTION IF EXISTS members_auditlog_append_only();
 """
 
 
+def null_dangling_references(apps, schema_editor):
+    """Backwards only, after the triggers are gone and before the foreign keys
+    come back: rows whose user or member was deleted while this migration was
+    applied get NULL, which is what the old SET_NULL would have written."""
+    AuditLog = apps.get_model("members", "AuditLog")
+    User = apps.get_model(*settings.AUTH_USER_MODEL.split("."))
+    Member = apps.get_model("members", "Member")
+    AuditLog.objects.filter(actor_id__isnull=False).exclude(
+        actor_id__in=User.objects.values("pk")
+    ).update(actor_id=None)
+    AuditLog.objects.filter(member_id__isnull=False).exclude(
+        member_id__in=Member.objects.values("pk")
+    ).update(member_id=None)
+
+
 def create_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(CREATE, params=None)
@@ -76,5 +91,6 @@ class Migration(migrations.Migration):
             name='member',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='members.member', verbose_name='涉及会员'),
         ),
+        migrations.RunPython(migrations.RunPython.noop, null_dangling_references),
         migrations.RunPython(create_triggers, drop_triggers),
     ]

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core import signing
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -401,7 +402,7 @@ def test_password_step_when_the_hour_is_used_up_shows_the_limit(
     client, worker_user, sms_outbox
 ):
     for _ in range(5):
-        accounts.otp_send(phone=PHONE, purpose="register")
+        accounts.otp_send(phone=PHONE, purpose="login")
 
     response = _password(client)
     page = client.get(VERIFY)
@@ -410,6 +411,95 @@ def test_password_step_when_the_hour_is_used_up_shows_the_limit(
     assert page.status_code == 200
     assert accounts.MSG_OTP_TOO_MANY_SENDS in page.content.decode()
     assert _signed_in_as(client) is None
+
+
+def test_a_stranger_using_up_registration_codes_cannot_lock_the_worker_out(
+    worker_user, sms_outbox
+):
+    """/register/ sends a code to any number, anonymously: those sends have a
+    quota of their own, so the owner still gets login and step-up codes."""
+    stranger = Client()
+    for _ in range(5):
+        sent = stranger.post("/register/", {"phone": PHONE, "action": "send_code"})
+        assert sent.status_code == 200
+    refused = stranger.post("/register/", {"phone": PHONE, "action": "send_code"})
+
+    victim = Client()
+    password = _password(victim)
+    login_code = _code(sms_outbox)
+    verified = victim.post(VERIFY, {"code": login_code})
+    signed_in = Client()
+    signed_in.force_login(worker_user)
+    step_up_send = signed_in.post("/me/verify/?next=/me/export/", {"action": "send"})
+
+    assert refused.status_code == 429
+    assert password["Location"] == VERIFY
+    assert verified["Location"] == "/me/"
+    assert step_up_send.status_code in (200, 302)
+    assert len(sms_outbox) == 5 + 2  # register x5, then the login and step-up codes
+
+
+def test_registration_codes_are_limited_per_client_address(settings, sms_outbox):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.REGISTER_SMS_RATE = "2/hour"
+    here = Client(REMOTE_ADDR="198.51.100.7")
+    elsewhere = Client(REMOTE_ADDR="198.51.100.8")
+
+    codes = [
+        here.post(
+            "/register/", {"phone": f"1391234567{i}", "action": "send_code"}
+        ).status_code
+        for i in range(3)
+    ]
+    other = elsewhere.post(
+        "/register/", {"phone": "13912345679", "action": "send_code"}
+    )
+
+    assert codes == [200, 200, 429]
+    assert other.status_code == 200
+    assert len(sms_outbox) == 3
+    cache.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_wrong_guesses_never_exceed_five_attempts(sms_outbox):
+    """Twelve simultaneous guesses (one right) never count past five attempts,
+    and at most one of them succeeds."""
+    import threading
+
+    from django.db import connection
+
+    from portal.exceptions import ApplicationError
+
+    make_user(phone=PHONE)
+    accounts.otp_send(phone=PHONE, purpose="login")
+    right = _code(sms_outbox)
+    wrong = "000000" if right != "000000" else "111111"
+    outcomes: list[str] = []
+    barrier = threading.Barrier(12)
+
+    def guess(code):
+        try:
+            barrier.wait()
+            accounts.otp_verify(phone=PHONE, code=code, purpose="login")
+            outcomes.append("ok")
+        except ApplicationError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=(wrong,)) for _ in range(11)]
+    threads.append(threading.Thread(target=guess, args=(right,)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert OneTimeCode.objects.get().attempts <= 5
+    assert outcomes.count("ok") <= 1
+    assert outcomes.count("ok") == 1 or outcomes.count("otp_locked") >= 6
 
 
 def test_gateway_failure_is_a_message_not_a_500(

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 pytestmark = pytest.mark.django_db
 
 
-def test_check_deploy_is_clean_with_production_settings():
+def _check_deploy(**extra):
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -22,8 +22,12 @@ def test_check_deploy_is_clean_with_production_settings():
         "ALLOWED_HOSTS": "portal.example.cn",
         "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43,
         "BLIND_INDEX_KEY": "b" * 40,
+        # A gateway backend (any importable class; the check only refuses the
+        # development ones).
+        "SMS_BACKEND": "tests.portal.test_security_settings.GatewaySmsBackend",
+        **extra,
     }
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=env,
@@ -32,8 +36,25 @@ def test_check_deploy_is_clean_with_production_settings():
         timeout=120,
     )
 
+
+class GatewaySmsBackend:
+    def send(self, phone: str, text: str) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = _check_deploy()
+
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SILENCED_SYSTEM_CHECKS" not in (ROOT / "portal/settings.py").read_text()
+
+
+def test_check_deploy_refuses_the_console_sms_backend():
+    """It would print every login code to stdout and send none."""
+    result = _check_deploy(SMS_BACKEND="members.sms.ConsoleSmsBackend")
+
+    assert result.returncode != 0
+    assert "members.E001" in result.stderr + result.stdout
 
 
 def test_unknown_page_is_a_generic_chinese_404(client):

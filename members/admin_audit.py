@@ -16,6 +16,13 @@ third-party ones (auth groups, beat schedules, axes) and any registered later, s
 an admin's own override of a log method cannot skip the audit row either.
 `tests/members/test_admin_audit.py` fails if a registered admin bypasses it.
 
+Admin actions other than "delete selected" often change rows with
+`queryset.update()` and log nothing (django-celery-beat's enable/disable/run
+tasks, for one); `get_actions` wraps every action so that one that completes
+(returns nothing or a redirect, not an intermediate page or a file) writes one
+`admin_action` row per selected object: `detail.name` is the action, ids
+only. Our own actions also write their specific rows (approve, verify, ...).
+
 Import-export imports log through LogEntry directly, not through these methods,
 so `generate_log_entries` (django-import-export's hook) is covered too: one row
 per imported, updated or deleted object, `detail.via = "import"`.
@@ -26,11 +33,13 @@ before the app registry is ready.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 ACTION_ADD = "admin_add"
 ACTION_CHANGE = "admin_change"
 ACTION_DELETE = "admin_delete"
+ACTION_RUN = "admin_action"
 
 # construct_change_message() runs after the save and right before log_addition /
 # log_change for the same object (change form, list_editable rows, the user
@@ -95,6 +104,43 @@ def _row(request, obj, action: str, detail: dict):
     )
 
 
+def _audited_action(func, name: str):
+    """The admin action `func`, writing an `admin_action` row per selected
+    object once it completed (None or a redirect). An intermediate page (a
+    confirmation or reason form: status 200) or a file answer writes nothing."""
+
+    @functools.wraps(func)
+    def action(modeladmin, request, queryset):
+        from django.http.response import HttpResponseRedirectBase
+
+        from members.audit import audit_row
+        from members.models import AuditLog
+
+        ids = list(queryset.values_list("pk", flat=True))
+        response = func(modeladmin, request, queryset)
+        if response is None or isinstance(response, HttpResponseRedirectBase):
+            opts = modeladmin.model._meta
+            is_member = opts.label_lower == "members.member"
+            detail = {"via": "admin", "name": name, "count": len(ids)}
+            AuditLog.objects.bulk_create(
+                [
+                    audit_row(
+                        action=ACTION_RUN,
+                        actor=_actor(request),
+                        object_type=opts.label_lower,
+                        object_id=pk,
+                        member_id=pk if is_member else None,
+                        detail=detail,
+                    )
+                    for pk in ids
+                ]
+            )
+        return response
+
+    action.audited_admin_action = True
+    return action
+
+
 class AuditedAdminMixin:
     """Writes an AuditLog row for each admin addition, change and deletion, in
     the transaction of the change (the add/change/delete pages run atomic)."""
@@ -138,6 +184,20 @@ class AuditedAdminMixin:
                 [_row(request, obj, ACTION_DELETE, detail) for obj in objects]
             )
         return entries
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        return {
+            key: (
+                func
+                if key == "delete_selected"  # admin_delete rows, per object
+                or getattr(func, "audited_admin_action", False)
+                else _audited_action(func, key),
+                name,
+                description,
+            )
+            for key, (func, name, description) in actions.items()
+        }
 
     def generate_log_entries(self, result, request):
         """django-import-export's ImportMixin hook, after a confirmed import."""

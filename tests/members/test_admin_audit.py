@@ -26,6 +26,7 @@ LOG_METHODS = (
     "log_addition",
     "log_change",
     "log_deletions",
+    "get_actions",
     "generate_log_entries",
 )
 
@@ -275,6 +276,7 @@ def test_bulk_delete_selected_writes_one_row_per_object(client, sz_tree):
     assert {r.object_type for r in rows} == {"auth.group"}
     assert {r.detail["count"] for r in rows} == {3}
     assert len({r.request_id for r in rows}) == 1 and rows[0].request_id
+    assert not AuditLog.objects.filter(action="admin_action").exists()
 
 
 def test_deleting_a_member_keeps_the_member_id_on_the_row(client, sz_tree):
@@ -322,3 +324,63 @@ def test_import_through_the_admin_is_audited(client, sz_tree):
     assert (row.object_type, row.object_id) == ("services.station", str(station.pk))
     assert row.detail == {"via": "import"}
     assert row.request_id == response["X-Request-ID"]
+
+
+def test_an_update_only_third_party_action_is_audited_per_object(client, sz_tree):
+    from django_celery_beat.models import PeriodicTask
+
+    from members.actions.schedules import schedules_sync
+
+    schedules_sync()
+    tasks = list(
+        PeriodicTask.objects.filter(
+            task__in=("members.tasks.audit_ship", "members.tasks.retention_run")
+        )
+    )
+    assert len(tasks) == 2 and all(t.enabled for t in tasks)
+    login_staff(client, _admin(sz_tree))
+
+    response = client.post(
+        "/admin/django_celery_beat/periodictask/",
+        {"action": "disable_tasks", "_selected_action": [t.pk for t in tasks]},
+    )
+
+    assert response.status_code == 302
+    assert not PeriodicTask.objects.filter(pk__in=[t.pk for t in tasks], enabled=True)
+    rows = AuditLog.objects.filter(action="admin_action").order_by("object_id")
+    assert [r.object_id for r in rows] == sorted(str(t.pk) for t in tasks)
+    assert {r.object_type for r in rows} == {"django_celery_beat.periodictask"}
+    assert {json.dumps(r.detail, sort_keys=True) for r in rows} == {
+        '{"count": 2, "name": "disable_tasks", "via": "admin"}'
+    }
+    assert rows[0].request_id == response["X-Request-ID"]
+
+
+def test_an_action_that_shows_a_form_first_is_audited_only_when_it_completes(
+    client, sz_tree
+):
+    from members.models import ApplicationStatus
+    from tests.members.factories import REVIEWER_PERMS, submit_application
+
+    application = submit_application(name="钱七", residence_county="440305")
+    reviewer = make_staff(org=sz_tree["city"], username="rv", perms=REVIEWER_PERMS)
+    login_staff(client, reviewer)
+    url = "/admin/members/membershipapplication/"
+    selection = {"action": "reject_selected", "_selected_action": [application.pk]}
+
+    first = client.post(url, selection)
+
+    assert first.status_code == 200  # the reason form
+    assert not AuditLog.objects.filter(action="admin_action").exists()
+
+    done = client.post(url, {**selection, "apply": "1", "reason": "材料不全"})
+
+    assert done.status_code == 302
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.REJECTED
+    row = _only_row("admin_action")
+    assert row.object_id == str(application.pk)
+    assert row.detail["name"] == "reject_selected"
+    assert "材料不全" not in json.dumps(row.detail, ensure_ascii=False)
+    # the action's own row is still there
+    assert AuditLog.objects.filter(action="membership_application_reject").exists()

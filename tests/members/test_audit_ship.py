@@ -181,6 +181,37 @@ def test_shipping_twice_leaves_the_same_bytes(store):
     assert not [p for p in store.iterdir() if p.name.startswith(".")]  # no temp left
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_write_one_consistent_copy(store):
+    import threading
+
+    from django.db import connection
+
+    boundary_rows()
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            barrier.wait()
+            ship_through(date(2026, 11, 21), now=NOW)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    assert all(c.ok for c in verify_range(date(2026, 11, 19), date(2026, 11, 21)))
+    assert not [p for p in store.iterdir() if p.name.startswith(".")]
+    assert len(list(store.iterdir())) == 6
+
+
 @pytest.mark.django_db
 def test_a_crash_between_data_and_manifest_is_finished_with_the_same_bytes(store):
     boundary_rows()

@@ -348,16 +348,24 @@ def test_command_ships_and_verifies(store, capsys):
     out = capsys.readouterr().out
     call_command("audit_ship", "--verify")
     verified = capsys.readouterr().out
+    row_at(datetime(2026, 11, 20, 12, 0, tzinfo=SH))  # late: only the database differs
+    call_command("audit_ship", "--verify", "--files-only")
+    files_only = capsys.readouterr().out
 
     assert "2026-11-20\t2 row(s)\twritten" in out
     assert "3 day(s) verified" in verified
+    assert "3 day(s) verified" in files_only
     unlock(data_path(D))
     data_path(D).write_bytes(b"")
     with pytest.raises(CommandError, match="1 of 3 day"):
         call_command(
             "audit_ship", "--verify", "--from", "2026-11-19", "--to", "2026-11-21"
         )
-    assert "2026-11-20\tdata file digest differs" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert (
+        "2026-11-20\tdata file digest differs from manifest; row count differs "
+        "from manifest; database rows differ from the shipped file\n"
+    ) in out
 
 
 def test_beat_entry_and_task_are_registered():

@@ -8,15 +8,20 @@ Unlike `OTPAdminSite`, the password and the code are separate steps: the
 password form stays Django's (authenticated through django-axes), then the
 session goes to `admin:otp_verify`, or `admin:otp_setup` for a staff member
 without a confirmed device. Both views live in `members/views_mfa.py`.
+
+Every admin registered on the site writes an audit row for each addition, change
+and deletion (security.md LG1): `register` wraps the admin class with
+`members.admin_audit.AuditedAdminMixin`, so no admin has to opt in.
 """
 
 from __future__ import annotations
 
-from django.contrib.admin import AdminSite
+from django.contrib.admin import AdminSite, ModelAdmin
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
+from members.admin_audit import audited
 from members.mfa import (
     needs_second_factor,
     otp_step_redirect,
@@ -29,6 +34,13 @@ class PortalAdminSite(AdminSite):
     site_header = "工会会员服务门户 · 管理后台"
     site_title = "工会管理后台"
     index_title = "业务管理"
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """As AdminSite.register, with AuditedAdminMixin first in the admin
+        class's MRO (members/admin_audit.py)."""
+        super().register(
+            model_or_iterable, audited(admin_class or ModelAdmin), **options
+        )
 
     def has_permission(self, request: HttpRequest) -> bool:
         return super().has_permission(request) and user_otp_verified(request.user)

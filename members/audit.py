@@ -31,9 +31,43 @@ def audit_record(
     outcome: str = AuditLog.Outcome.SUCCESS,
     detail: dict | None = None,
     role: str | None = None,
+    member_id: int | None = None,
 ) -> AuditLog:
+    row = audit_row(
+        action=action,
+        actor=actor,
+        member=member,
+        object_type=object_type,
+        object_id=object_id,
+        field=field,
+        reason=reason,
+        outcome=outcome,
+        detail=detail,
+        role=role,
+        member_id=member_id,
+    )
+    row.save(force_insert=True)
+    return row
+
+
+def audit_row(
+    *,
+    action: str,
+    actor: User | None = None,
+    member: Member | None = None,
+    object_type: str = "",
+    object_id: Any = "",
+    field: str = "",
+    reason: str = "",
+    outcome: str = AuditLog.Outcome.SUCCESS,
+    detail: dict | None = None,
+    role: str | None = None,
+    member_id: int | None = None,
+) -> AuditLog:
+    """An unsaved row with the request's client IP and request id, for callers
+    that write many at once (`AuditLog.objects.bulk_create`)."""
     ctx = current()
-    return AuditLog.objects.create(
+    row = AuditLog(
         actor=actor if actor is not None and actor.pk else None,
         actor_role=role or _role(actor),
         ip=ctx.ip if ctx else None,
@@ -41,9 +75,12 @@ def audit_record(
         action=action,
         object_type=object_type,
         object_id=str(object_id or ""),
-        member=member,
+        member_id=member_id,
         field=field,
         reason=reason[:200],
         outcome=outcome,
         detail=detail or {},
     )
+    if member is not None:
+        row.member = member
+    return row

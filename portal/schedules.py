@@ -75,4 +75,13 @@ DEFAULT_SCHEDULES: list[dict] = [
         "queue": "default",
         "description": "04:15 daily: retention job (PI8), one audit row per category.",
     },
+    # Audit log copy (security.md LG3): yesterday's rows (Asia/Shanghai) to the
+    # separate store, as JSON Lines + a signed manifest chained to the day before.
+    {
+        "name": "审计日志:每日异地存档",
+        "task": "members.tasks.audit_ship",
+        "crontab": {"minute": "30", "hour": "0"},
+        "queue": "default",
+        "description": "00:30 daily: ship every missing day up to yesterday (LG3).",
+    },
 ]

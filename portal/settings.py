@@ -548,3 +548,25 @@ if min(RETENTION_OTP_DAYS, RETENTION_NOTIFICATION_DAYS) < RETENTION_LOG_MIN_DAYS
 RETENTION_BATCH_FILE_DAYS = envint("RETENTION_BATCH_FILE_DAYS", "30")
 # Rows per transaction of the job.
 RETENTION_CHUNK = envint("RETENTION_CHUNK", "1000")
+
+# --- Audit log shipping (security.md LG3; members/actions/audit_ship.py) -------------
+# Each Asia/Shanghai day's audit rows go to AUDIT_SHIP_DIR as JSON Lines + a signed
+# manifest (beat 00:30 daily). Production points it at a separate mounted store
+# (another disk / host), not the database server's. Default: under the private
+# storage root, which suits development only.
+AUDIT_SHIP_DIR = Path(
+    os.getenv("AUDIT_SHIP_DIR", "") or str(PRIVATE_STORAGE_ROOT / "audit-ship")
+)
+# HMAC key of the manifests' hash chain. Its own secret: never the field-encryption
+# key, the blind-index key or SECRET_KEY (checked here). Unset: shipping refuses.
+AUDIT_SHIP_HMAC_KEY = os.getenv("AUDIT_SHIP_HMAC_KEY", "")
+if AUDIT_SHIP_HMAC_KEY and AUDIT_SHIP_HMAC_KEY in {
+    SECRET_KEY,
+    BLIND_INDEX_KEY,
+    *FIELD_ENCRYPTION_KEYS,
+    *(item.split(":", 1)[-1] for item in FIELD_ENCRYPTION_KEYS),
+}:
+    raise ImproperlyConfigured(
+        "AUDIT_SHIP_HMAC_KEY must be its own secret, not SECRET_KEY, "
+        "BLIND_INDEX_KEY or a FIELD_ENCRYPTION_KEYS key."
+    )

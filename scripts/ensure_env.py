@@ -15,7 +15,8 @@ path.write_text(
     "DEBUG=True\n"
     f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
     f"FIELD_ENCRYPTION_KEYS=dev1:{key}\n"
-    f"BLIND_INDEX_KEY={secrets.token_urlsafe(32)}\n",
+    f"BLIND_INDEX_KEY={secrets.token_urlsafe(32)}\n"
+    f"AUDIT_SHIP_HMAC_KEY={secrets.token_urlsafe(32)}\n",
     encoding="utf-8",
 )
 print(f"wrote {path} with generated development keys")

@@ -13,6 +13,7 @@ os.environ.setdefault(
     "FIELD_ENCRYPTION_KEYS", "test1:" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
 )
 os.environ.setdefault("BLIND_INDEX_KEY", "test-only-blind-index-key")
+os.environ.setdefault("AUDIT_SHIP_HMAC_KEY", "test-only-audit-ship-key")
 
 from portal.settings import *  # noqa: E402,F403
 from portal.settings import DATABASES, REDIS_URL  # noqa: E402
@@ -59,4 +60,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PRIVATE_STORAGE_ROOT = Path(tempfile.mkdtemp(prefix="portal-test-private-"))  # noqa: F405
+AUDIT_SHIP_DIR = PRIVATE_STORAGE_ROOT / "audit-ship"
 LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DJANGO_SETTINGS_MODULE=tests.settings
 
 .PHONY: run test install install-dev migrate seed lint format check-migrations \
-        test-fast e2e worker beat messages bench clean
+        test-fast e2e worker beat messages bench clean .env
 
 run: install .env
 	$(BIN)/python manage.py migrate --noinput
@@ -44,7 +44,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
-.env:
+.env:  # phony: also adds keys a newer version needs to an existing .env
 	$(PYTHON) scripts/ensure_env.py
 
 migrate: install .env

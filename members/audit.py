@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from members.models import AuditLog, Member, User
+from portal.masking import mask_text
 from portal.request_context import current
 
 
@@ -77,7 +78,8 @@ def audit_row(
         object_id=str(object_id or ""),
         member_id=member_id,
         field=field,
-        reason=reason[:200],
+        # Staff type reasons freely: an ID number or mobile in one is masked (LG2).
+        reason=mask_text(reason)[:200],
         outcome=outcome,
         detail=detail or {},
     )

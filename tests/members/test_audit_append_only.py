@@ -255,3 +255,19 @@ def test_role_names_are_checked():
         app_role_sql(role='x"; DROP TABLE y; --', database="d", server_version=150000)
     statements = app_role_sql(role="portal_app", database="d", server_version=170000)
     assert any("GRANT MAINTAIN" in s for s in statements)
+
+
+def test_a_typed_reason_holding_an_id_number_or_mobile_is_masked_in_the_row():
+    from members.audit import audit_record
+
+    row = audit_record(
+        action="member_reveal",
+        object_type="member",
+        object_id=1,
+        reason="来电 13812345678 核对 11010519491231002X",
+    )
+
+    row.refresh_from_db()
+    assert "13812345678" not in row.reason
+    assert "11010519491231002X" not in row.reason
+    assert row.reason.startswith("来电 138")

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import time
+from array import array
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -59,6 +60,7 @@ from services.models import (
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 20_000
+PARALLEL = 2
 APPLY_PER_CALL = 4
 NOTICE_TEMPLATE = "platform_rider_notice"
 
@@ -146,18 +148,23 @@ def enrollment_batch_create(
 # --- splitting ---
 
 
-def _scan_chunks(path: Path, *, chunk_rows: int) -> tuple[list[tuple], int]:
-    """Byte ranges of `chunk_rows` records each, after the header line. A record
-    ends at a newline outside quotes; '"' and '\\n' never occur inside a GBK or
-    UTF-8 multi-byte character, so scanning bytes is safe."""
-    ranges: list[tuple] = []
-    total = 0
+def _scan_chunks(
+    path: Path, *, chunk_rows: int, parallel: int = 1
+) -> tuple[list[tuple], int]:
+    """Byte ranges of at most `chunk_rows` records each, after the header line. A
+    record ends at a newline outside quotes; '"' and '\\n' never occur inside a
+    GBK or UTF-8 multi-byte character, so scanning bytes is safe.
+
+    With `parallel` > 1 (the bulk workers applying chunks side by side) the
+    number of chunks is a multiple of it and their sizes differ by at most one
+    row, so no worker sits idle while another applies the batch's last chunk
+    alone: 100k rows at 20k and 2 workers are 6 chunks of 16,667, not 5 of 20k
+    (the fifth alone on one core). With 1, chunks are full and the last one
+    takes the rest."""
+    ends = array("q")  # byte offset after each record (8 bytes a row)
     with path.open("rb") as fh:
         header = fh.readline()
         offset = len(header)
-        start = offset
-        first_row = 1
-        rows_in_chunk = 0
         open_quote = False
         for line in fh:
             offset += len(line)
@@ -167,17 +174,28 @@ def _scan_chunks(path: Path, *, chunk_rows: int) -> tuple[list[tuple], int]:
                 continue
             if not line.strip(b"\r\n"):
                 continue
-            rows_in_chunk += 1
-            total += 1
-            if rows_in_chunk == chunk_rows:
-                ranges.append((start, offset, first_row, rows_in_chunk))
-                start, first_row, rows_in_chunk = offset, total + 1, 0
-        if rows_in_chunk:
-            ranges.append((start, offset, first_row, rows_in_chunk))
+            ends.append(offset)
+    total = len(ends)
+    if not total:
+        return [], 0
+    count = -(-total // chunk_rows)
+    if parallel > 1:
+        count = min(total, -(-count // parallel) * parallel)
+        sizes = [total // count + (i < total % count) for i in range(count)]
+    else:
+        sizes = [chunk_rows] * (count - 1) + [total - chunk_rows * (count - 1)]
+    ranges: list[tuple] = []
+    start, first_row = len(header), 1
+    for size in sizes:
+        end = ends[first_row + size - 2]
+        ranges.append((start, end, first_row, size))
+        start, first_row = end, first_row + size
     return ranges, total
 
 
-def batch_split(*, batch_id: int, chunk_rows: int | None = None) -> int | None:
+def batch_split(
+    *, batch_id: int, chunk_rows: int | None = None, parallel: int | None = None
+) -> int | None:
     """Create the chunk rows of a queued batch (once) and return the first chunk
     to process, or None when there is nothing to do."""
     with transaction.atomic():
@@ -190,6 +208,8 @@ def batch_split(*, batch_id: int, chunk_rows: int | None = None) -> int | None:
                     batch_file_abspath(batch),
                     chunk_rows=chunk_rows
                     or getattr(settings, "PLATFORM_BATCH_CHUNK_ROWS", CHUNK_ROWS),
+                    parallel=parallel
+                    or getattr(settings, "PLATFORM_BATCH_PARALLEL", PARALLEL),
                 )
             except OSError as exc:
                 batch.status = BatchStatus.FAILED
@@ -609,31 +629,44 @@ def _execute(cursor, sql: str, params=None) -> None:
 def _mark_duplicates(cursor, *, rng: list) -> None:
     """A row repeating the ID number, rider id or phone of an earlier valid row of
     the same file is `duplicate_in_file`; the first occurrence is processed.
-    (One indexed EXISTS probe per row; earlier chunks' rows are still staged.)"""
-    for column, field_name, label in (
-        ("id_hmac", "id_number", "身份证号"),
-        ("rider_id", "platform_rider_id", "平台骑手编号"),
-        ("phone_hmac", "phone", "手机号"),
-    ):
-        # OFFSET 0 keeps each subquery a per-row index probe (O(chunk)); as a
-        # semi-join the planner hashes every earlier row of the batch instead.
-        earlier = (
+    One UPDATE over the chunk: three indexed probes per row for an earlier valid
+    row with the same key (earlier chunks' rows are still staged); the ID number
+    is reported before the rider id before the phone. SET looks the earlier row
+    up again only for the few duplicates."""
+
+    # OFFSET 0 keeps each subquery a per-row index probe (O(chunk)); as a
+    # semi-join the planner hashes every earlier row of the batch instead.
+    def earlier(column: str) -> str:
+        return (
             f"FROM {STAGE} e WHERE e.batch_id = s.batch_id AND e.valid "
             f"AND e.{column} = s.{column} AND e.row_no < s.row_no OFFSET 0"
         )
-        _execute(
-            cursor,
-            f"""
-            UPDATE {STAGE} AS s
-               SET outcome = 'rejected', err_code = 'duplicate_in_file',
-                   err_field = %s,
-                   err_message = '与第' || (SELECT MIN(e.row_no) {earlier})
-                                 || '行的{label}重复。'
-             WHERE {_RANGE} AND s.valid AND s.outcome IS NULL
-               AND EXISTS (SELECT 1 {earlier})
-            """,
-            [field_name, *rng],
-        )
+
+    keys = (
+        ("id_hmac", "id_number", "身份证号"),
+        ("rider_id", "platform_rider_id", "平台骑手编号"),
+        ("phone_hmac", "phone", "手机号"),
+    )
+    field = " ".join(
+        f"WHEN EXISTS (SELECT 1 {earlier(column)}) THEN '{name}'"
+        for column, name, _ in keys
+    )
+    message = " ".join(
+        f"WHEN EXISTS (SELECT 1 {earlier(column)}) THEN "
+        f"'与第' || (SELECT MIN(e.row_no) {earlier(column)}) || '行的{label}重复。'"
+        for column, _, label in keys
+    )
+    found = " OR ".join(f"EXISTS (SELECT 1 {earlier(column)})" for column, _, _ in keys)
+    _execute(
+        cursor,
+        f"""
+        UPDATE {STAGE} AS s
+           SET outcome = 'rejected', err_code = 'duplicate_in_file',
+               err_field = CASE {field} END, err_message = CASE {message} END
+         WHERE {_RANGE} AND s.valid AND s.outcome IS NULL AND ({found})
+        """,
+        rng,
+    )
 
 
 def _ensure_staging_statistics(cursor) -> None:
@@ -648,8 +681,9 @@ def _ensure_staging_statistics(cursor) -> None:
 def _mark_conflicts(cursor, *, rng: list, platform_id: int) -> None:
     """Rows that contradict what the union already holds are rejected, not
     silently merged: a rider id of another person, a person under another rider
-    id of this platform, a phone of another member. Each check is a per-row index
-    probe (OFFSET 0), so its cost follows the chunk, not the platform's size."""
+    id of this platform, a phone of another member (reported in that order).
+    One UPDATE over the chunk; each check is a per-row index probe (OFFSET 0),
+    so its cost follows the chunk, not the platform's size."""
     checks = (
         (
             "rider_conflict",
@@ -678,17 +712,30 @@ def _mark_conflicts(cursor, *, rng: list, platform_id: int) -> None:
             [],
         ),
     )
-    for code, field_name, message, probe, params in checks:
-        _execute(
-            cursor,
-            f"""
-            UPDATE {STAGE} AS s
-               SET outcome = 'rejected', err_code = %s, err_field = %s,
-                   err_message = %s
-             WHERE {_RANGE} AND s.outcome IS NULL AND EXISTS ({probe})
-            """,
-            [code, field_name, message, *rng, *params],
-        )
+    # Parameters in the order their %s appear: SET (three CASEs), then WHERE.
+    cases: list[str] = []
+    params: list = []
+    for position in range(3):  # err_code, err_field, err_message
+        whens = []
+        for check in checks:
+            whens.append(f"WHEN EXISTS ({check[3]}) THEN %s")
+            params += [*check[4], check[position]]
+        cases.append(f"CASE {' '.join(whens)} END")
+    params += rng
+    found = []
+    for check in checks:
+        found.append(f"EXISTS ({check[3]})")
+        params += check[4]
+    _execute(
+        cursor,
+        f"""
+        UPDATE {STAGE} AS s
+           SET outcome = 'rejected', err_code = {cases[0]},
+               err_field = {cases[1]}, err_message = {cases[2]}
+         WHERE {_RANGE} AND s.outcome IS NULL AND ({" OR ".join(found)})
+        """,
+        params,
+    )
 
 
 # The chunk's live rows and their members: (row_no, member_id, member_new), one

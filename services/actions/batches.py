@@ -841,18 +841,22 @@ def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
 
 
 def _upsert_riders(cursor, *, rng: list, platform_id: int, now: datetime) -> None:
-    _execute(
-        cursor,
-        f"""
+    insert = f"""
         INSERT INTO {RIDER} (platform_id, member_id, platform_rider_id,
                              joined_platform_on, offboarded_on, consent_ref,
                              consented_at, created_at, updated_at)
         SELECT %s, c.member_id, s.rider_id, s.joined_on, NULL, s.consent_ref,
                s.consented_at, %s, %s
           FROM {_LIVE}
-         WHERE {_RANGE} AND s.outcome IS NULL
-        ON CONFLICT DO NOTHING
-        """,
+         WHERE {_RANGE} AND s.outcome IS NULL AND """
+    # Members this transaction created cannot have a rider row yet: a plain
+    # INSERT spares ON CONFLICT's pre-check of both unique indexes per row. (A
+    # rider id taken meanwhile by another person's concurrent enrollment fails
+    # the chunk with IntegrityError; the retry rejects the row as a conflict.)
+    _execute(cursor, insert + "c.member_new", [platform_id, now, now, *rng])
+    _execute(
+        cursor,
+        insert + "NOT c.member_new ON CONFLICT DO NOTHING",
         [platform_id, now, now, *rng],
     )
     # A rider enrolled again is back on the platform, with a fresh consent record.
@@ -978,30 +982,39 @@ def _insert_enrollments(
     )
     values = [program.pk, period[0], period[1], platform_id, now, now]
     if connection.vendor == "postgresql":
+        # Members this transaction created cannot be enrolled yet: their rows
+        # go in with a plain INSERT (no ON CONFLICT pre-check per row); only
+        # people known before may already hold this period's enrollment.
         insert = f"""
             INSERT INTO {ENROLLMENT} ({columns})
             SELECT {select} FROM {_LIVE}
-             WHERE {_RANGE} AND s.outcome IS NULL
-             ORDER BY c.member_id
-            ON CONFLICT DO NOTHING
-            RETURNING member_id"""
+             WHERE {_RANGE} AND s.outcome IS NULL AND %s c.member_new
+             ORDER BY c.member_id"""
+        both = (
+            f"WITH ins_new AS ({insert.replace('%s c.', 'c.')} RETURNING member_id), "
+            f"ins_known AS ({insert.replace('%s c.', 'NOT c.')} "
+            "ON CONFLICT DO NOTHING RETURNING member_id)"
+        )
+        both_params = [*values, *rng, *values, *rng]
         if per_row:
             _execute(
                 cursor,
                 f"""
-                WITH ins AS ({insert})
+                {both}
                 UPDATE {STAGE} AS s SET outcome = 'created'
-                  FROM ins, {CM} c
+                  FROM (SELECT member_id FROM ins_new
+                        UNION ALL SELECT member_id FROM ins_known) AS ins, {CM} c
                  WHERE {_RANGE} AND s.outcome IS NULL AND c.row_no = s.row_no
                    AND c.member_id = ins.member_id
                 """,
-                [*values, *rng, *rng],
+                [*both_params, *rng],
             )
         else:
             _execute(
                 cursor,
-                f"WITH ins AS ({insert}) SELECT COUNT(*) FROM ins",
-                [*values, *rng],
+                f"{both} SELECT (SELECT COUNT(*) FROM ins_new) "
+                "+ (SELECT COUNT(*) FROM ins_known)",
+                both_params,
             )
             return cursor.fetchone()[0]
     else:
@@ -1045,7 +1058,9 @@ def _enqueue_notices(
     cursor, *, rng: list, platform: Platform, program: Program, now: datetime
 ) -> None:
     """The union's own notice (PIPL art. 23) to each person this batch added,
-    once per member and platform (dedupe key), through the outbox."""
+    once per member and platform (dedupe key), through the outbox. Only members
+    this transaction created get one, and no notice can exist for them yet (the
+    dedupe key holds the member id): a plain INSERT, no ON CONFLICT pre-check."""
     params = json.dumps(
         {"platform": platform.name, "program": program.name}, ensure_ascii=False
     )
@@ -1062,7 +1077,6 @@ def _enqueue_notices(
                NULL, %s
           FROM {_LIVE}
          WHERE {_RANGE} AND c.member_new
-        ON CONFLICT (dedupe_key) DO NOTHING
         """,
         [
             NOTICE_TEMPLATE,

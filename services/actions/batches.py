@@ -1,17 +1,20 @@
 """Platform enrollment batches: staging a file, splitting it into chunks and
 applying each chunk with set-based SQL (issue #6, security.md AP4-AP6, DI4).
 
-Per chunk, in ONE transaction:
-  1. parse + normalise + validate + encrypt in Python (services/actions/batch_rows)
-  2. COPY (PostgreSQL) or executemany (SQLite) into BatchStagingRow
-  3. set-based SQL: duplicates in the file, rider/phone conflicts, INSERT members
+Per chunk, two transactions (docs/architecture.md "Platform API"):
+  stage (any order, any worker): parse + normalise + validate + encrypt in Python
+     (services/actions/batch_rows), COPY (PostgreSQL) or executemany (SQLite) into
+     BatchStagingRow, mark it staged;
+  apply (once every earlier chunk is staged; two chunks may apply at once):
+     set-based SQL: duplicates in the file, rider/phone conflicts, INSERT members
      ON CONFLICT (id_number_hmac) DO NOTHING, riders, eligibility
-     (`_reject_ineligible`), enrollments ON CONFLICT DO NOTHING, notices
-     ON CONFLICT (dedupe_key) DO NOTHING, row errors
-  4. add the chunk's counts to the batch with F() and mark the chunk done.
-A worker killed anywhere in 1-4 rolls the whole chunk back; a second delivery of a
-done chunk finds it done and does nothing, so every row is counted exactly once.
-Chunks of one batch run in file order, so "duplicate of an earlier row" is exact.
+     (`_reject_ineligible`), enrollments, notices (rows of members created here
+     plainly, of known members ON CONFLICT DO NOTHING), row errors; add the
+     chunk's counts to the batch with F() and mark the chunk done.
+A worker killed anywhere rolls the open transaction back; a second delivery of a
+staged or done chunk finds its mark and does nothing, so every row is counted
+exactly once. "Duplicate of an earlier row" depends only on the staged rows, so it
+is exact whatever the apply order.
 """
 
 from __future__ import annotations

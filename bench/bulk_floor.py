@@ -363,7 +363,7 @@ def run(n: int, cores: int) -> None:
             t = database_floor(tables, immediate=immediate, chunk=chunk)
             floors.append(t)
             label = (
-                f"FKs {'immediate' if immediate else 'deferred '}, "
+                f"FKs {'immediate' if immediate else 'deferred'}, "
                 f"{'one COPY per table' if chunk is None else f'{chunk}-row COPYs'}"
             )
             steps = (

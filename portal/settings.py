@@ -523,6 +523,9 @@ PLATFORM_KEY_PEPPER = os.getenv("PLATFORM_KEY_PEPPER", "")
 PLATFORM_BATCH_MAX_BYTES = envint("PLATFORM_BATCH_MAX_BYTES", str(200 * 1024 * 1024))
 # Rows per chunk: one transaction each; bounds the worker's memory per task.
 PLATFORM_BATCH_CHUNK_ROWS = envint("PLATFORM_BATCH_CHUNK_ROWS", "20000")
+# Worker processes applying one batch's chunks side by side (the bulk queue's
+# concurrency): a file is split into a multiple of this many equal chunks.
+PLATFORM_BATCH_PARALLEL = envint("PLATFORM_BATCH_PARALLEL", "2")
 # --- Retention schedule (security.md PI8; members/actions/retention.py) ---------------
 # Days after which the daily job (beat 04:15) deletes or anonymises each category.
 # [A] numbers chosen for this project; docs/architecture.md "Retention" lists them.

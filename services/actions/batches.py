@@ -1,17 +1,20 @@
 """Platform enrollment batches: staging a file, splitting it into chunks and
 applying each chunk with set-based SQL (issue #6, security.md AP4-AP6, DI4).
 
-Per chunk, in ONE transaction:
-  1. parse + normalise + validate + encrypt in Python (services/actions/batch_rows)
-  2. COPY (PostgreSQL) or executemany (SQLite) into BatchStagingRow
-  3. set-based SQL: duplicates in the file, rider/phone conflicts, INSERT members
+Per chunk, two transactions (docs/architecture.md "Platform API"):
+  stage (any order, any worker): parse + normalise + validate + encrypt in Python
+     (services/actions/batch_rows), COPY (PostgreSQL) or executemany (SQLite) into
+     BatchStagingRow, mark it staged;
+  apply (once every earlier chunk is staged; two chunks may apply at once):
+     set-based SQL: duplicates in the file, rider/phone conflicts, INSERT members
      ON CONFLICT (id_number_hmac) DO NOTHING, riders, eligibility
-     (`_reject_ineligible`), enrollments ON CONFLICT DO NOTHING, notices
-     ON CONFLICT (dedupe_key) DO NOTHING, row errors
-  4. add the chunk's counts to the batch with F() and mark the chunk done.
-A worker killed anywhere in 1-4 rolls the whole chunk back; a second delivery of a
-done chunk finds it done and does nothing, so every row is counted exactly once.
-Chunks of one batch run in file order, so "duplicate of an earlier row" is exact.
+     (`_reject_ineligible`), enrollments, notices (rows of members created here
+     plainly, of known members ON CONFLICT DO NOTHING), row errors; add the
+     chunk's counts to the batch with F() and mark the chunk done.
+A worker killed anywhere rolls the open transaction back; a second delivery of a
+staged or done chunk finds its mark and does nothing, so every row is counted
+exactly once. "Duplicate of an earlier row" depends only on the staged rows, so it
+is exact whatever the apply order.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import logging
 import os
 import time
+from array import array
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -59,6 +63,7 @@ from services.models import (
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 20_000
+PARALLEL = 2
 APPLY_PER_CALL = 4
 NOTICE_TEMPLATE = "platform_rider_notice"
 
@@ -146,18 +151,23 @@ def enrollment_batch_create(
 # --- splitting ---
 
 
-def _scan_chunks(path: Path, *, chunk_rows: int) -> tuple[list[tuple], int]:
-    """Byte ranges of `chunk_rows` records each, after the header line. A record
-    ends at a newline outside quotes; '"' and '\\n' never occur inside a GBK or
-    UTF-8 multi-byte character, so scanning bytes is safe."""
-    ranges: list[tuple] = []
-    total = 0
+def _scan_chunks(
+    path: Path, *, chunk_rows: int, parallel: int = 1
+) -> tuple[list[tuple], int]:
+    """Byte ranges of at most `chunk_rows` records each, after the header line. A
+    record ends at a newline outside quotes; '"' and '\\n' never occur inside a
+    GBK or UTF-8 multi-byte character, so scanning bytes is safe.
+
+    With `parallel` > 1 (the bulk workers applying chunks side by side) the
+    number of chunks is a multiple of it and their sizes differ by at most one
+    row, so no worker sits idle while another applies the batch's last chunk
+    alone: 100k rows at 20k and 2 workers are 6 chunks of 16,667, not 5 of 20k
+    (the fifth alone on one core). With 1, chunks are full and the last one
+    takes the rest."""
+    ends = array("q")  # byte offset after each record (8 bytes a row)
     with path.open("rb") as fh:
         header = fh.readline()
         offset = len(header)
-        start = offset
-        first_row = 1
-        rows_in_chunk = 0
         open_quote = False
         for line in fh:
             offset += len(line)
@@ -167,17 +177,28 @@ def _scan_chunks(path: Path, *, chunk_rows: int) -> tuple[list[tuple], int]:
                 continue
             if not line.strip(b"\r\n"):
                 continue
-            rows_in_chunk += 1
-            total += 1
-            if rows_in_chunk == chunk_rows:
-                ranges.append((start, offset, first_row, rows_in_chunk))
-                start, first_row, rows_in_chunk = offset, total + 1, 0
-        if rows_in_chunk:
-            ranges.append((start, offset, first_row, rows_in_chunk))
+            ends.append(offset)
+    total = len(ends)
+    if not total:
+        return [], 0
+    count = -(-total // chunk_rows)
+    if parallel > 1:
+        count = min(total, -(-count // parallel) * parallel)
+        sizes = [total // count + (i < total % count) for i in range(count)]
+    else:
+        sizes = [chunk_rows] * (count - 1) + [total - chunk_rows * (count - 1)]
+    ranges: list[tuple] = []
+    start, first_row = len(header), 1
+    for size in sizes:
+        end = ends[first_row + size - 2]
+        ranges.append((start, end, first_row, size))
+        start, first_row = end, first_row + size
     return ranges, total
 
 
-def batch_split(*, batch_id: int, chunk_rows: int | None = None) -> int | None:
+def batch_split(
+    *, batch_id: int, chunk_rows: int | None = None, parallel: int | None = None
+) -> int | None:
     """Create the chunk rows of a queued batch (once) and return the first chunk
     to process, or None when there is nothing to do."""
     with transaction.atomic():
@@ -190,6 +211,8 @@ def batch_split(*, batch_id: int, chunk_rows: int | None = None) -> int | None:
                     batch_file_abspath(batch),
                     chunk_rows=chunk_rows
                     or getattr(settings, "PLATFORM_BATCH_CHUNK_ROWS", CHUNK_ROWS),
+                    parallel=parallel
+                    or getattr(settings, "PLATFORM_BATCH_PARALLEL", PARALLEL),
                 )
             except OSError as exc:
                 batch.status = BatchStatus.FAILED
@@ -609,31 +632,44 @@ def _execute(cursor, sql: str, params=None) -> None:
 def _mark_duplicates(cursor, *, rng: list) -> None:
     """A row repeating the ID number, rider id or phone of an earlier valid row of
     the same file is `duplicate_in_file`; the first occurrence is processed.
-    (One indexed EXISTS probe per row; earlier chunks' rows are still staged.)"""
-    for column, field_name, label in (
-        ("id_hmac", "id_number", "身份证号"),
-        ("rider_id", "platform_rider_id", "平台骑手编号"),
-        ("phone_hmac", "phone", "手机号"),
-    ):
-        # OFFSET 0 keeps each subquery a per-row index probe (O(chunk)); as a
-        # semi-join the planner hashes every earlier row of the batch instead.
-        earlier = (
+    One UPDATE over the chunk: three indexed probes per row for an earlier valid
+    row with the same key (earlier chunks' rows are still staged); the ID number
+    is reported before the rider id before the phone. SET looks the earlier row
+    up again only for the few duplicates."""
+
+    # OFFSET 0 keeps each subquery a per-row index probe (O(chunk)); as a
+    # semi-join the planner hashes every earlier row of the batch instead.
+    def earlier(column: str) -> str:
+        return (
             f"FROM {STAGE} e WHERE e.batch_id = s.batch_id AND e.valid "
             f"AND e.{column} = s.{column} AND e.row_no < s.row_no OFFSET 0"
         )
-        _execute(
-            cursor,
-            f"""
-            UPDATE {STAGE} AS s
-               SET outcome = 'rejected', err_code = 'duplicate_in_file',
-                   err_field = %s,
-                   err_message = '与第' || (SELECT MIN(e.row_no) {earlier})
-                                 || '行的{label}重复。'
-             WHERE {_RANGE} AND s.valid AND s.outcome IS NULL
-               AND EXISTS (SELECT 1 {earlier})
-            """,
-            [field_name, *rng],
-        )
+
+    keys = (
+        ("id_hmac", "id_number", "身份证号"),
+        ("rider_id", "platform_rider_id", "平台骑手编号"),
+        ("phone_hmac", "phone", "手机号"),
+    )
+    field = " ".join(
+        f"WHEN EXISTS (SELECT 1 {earlier(column)}) THEN '{name}'"
+        for column, name, _ in keys
+    )
+    message = " ".join(
+        f"WHEN EXISTS (SELECT 1 {earlier(column)}) THEN "
+        f"'与第' || (SELECT MIN(e.row_no) {earlier(column)}) || '行的{label}重复。'"
+        for column, _, label in keys
+    )
+    found = " OR ".join(f"EXISTS (SELECT 1 {earlier(column)})" for column, _, _ in keys)
+    _execute(
+        cursor,
+        f"""
+        UPDATE {STAGE} AS s
+           SET outcome = 'rejected', err_code = 'duplicate_in_file',
+               err_field = CASE {field} END, err_message = CASE {message} END
+         WHERE {_RANGE} AND s.valid AND s.outcome IS NULL AND ({found})
+        """,
+        rng,
+    )
 
 
 def _ensure_staging_statistics(cursor) -> None:
@@ -648,8 +684,9 @@ def _ensure_staging_statistics(cursor) -> None:
 def _mark_conflicts(cursor, *, rng: list, platform_id: int) -> None:
     """Rows that contradict what the union already holds are rejected, not
     silently merged: a rider id of another person, a person under another rider
-    id of this platform, a phone of another member. Each check is a per-row index
-    probe (OFFSET 0), so its cost follows the chunk, not the platform's size."""
+    id of this platform, a phone of another member (reported in that order).
+    One UPDATE over the chunk; each check is a per-row index probe (OFFSET 0),
+    so its cost follows the chunk, not the platform's size."""
     checks = (
         (
             "rider_conflict",
@@ -678,17 +715,30 @@ def _mark_conflicts(cursor, *, rng: list, platform_id: int) -> None:
             [],
         ),
     )
-    for code, field_name, message, probe, params in checks:
-        _execute(
-            cursor,
-            f"""
-            UPDATE {STAGE} AS s
-               SET outcome = 'rejected', err_code = %s, err_field = %s,
-                   err_message = %s
-             WHERE {_RANGE} AND s.outcome IS NULL AND EXISTS ({probe})
-            """,
-            [code, field_name, message, *rng, *params],
-        )
+    # Parameters in the order their %s appear: SET (three CASEs), then WHERE.
+    cases: list[str] = []
+    params: list = []
+    for position in range(3):  # err_code, err_field, err_message
+        whens = []
+        for check in checks:
+            whens.append(f"WHEN EXISTS ({check[3]}) THEN %s")
+            params += [*check[4], check[position]]
+        cases.append(f"CASE {' '.join(whens)} END")
+    params += rng
+    found = []
+    for check in checks:
+        found.append(f"EXISTS ({check[3]})")
+        params += check[4]
+    _execute(
+        cursor,
+        f"""
+        UPDATE {STAGE} AS s
+           SET outcome = 'rejected', err_code = {cases[0]},
+               err_field = {cases[1]}, err_message = {cases[2]}
+         WHERE {_RANGE} AND s.outcome IS NULL AND ({" OR ".join(found)})
+        """,
+        params,
+    )
 
 
 # The chunk's live rows and their members: (row_no, member_id, member_new), one
@@ -794,18 +844,22 @@ def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
 
 
 def _upsert_riders(cursor, *, rng: list, platform_id: int, now: datetime) -> None:
-    _execute(
-        cursor,
-        f"""
+    insert = f"""
         INSERT INTO {RIDER} (platform_id, member_id, platform_rider_id,
                              joined_platform_on, offboarded_on, consent_ref,
                              consented_at, created_at, updated_at)
         SELECT %s, c.member_id, s.rider_id, s.joined_on, NULL, s.consent_ref,
                s.consented_at, %s, %s
           FROM {_LIVE}
-         WHERE {_RANGE} AND s.outcome IS NULL
-        ON CONFLICT DO NOTHING
-        """,
+         WHERE {_RANGE} AND s.outcome IS NULL AND """
+    # Members this transaction created cannot have a rider row yet: a plain
+    # INSERT spares ON CONFLICT's pre-check of both unique indexes per row. (A
+    # rider id taken meanwhile by another person's concurrent enrollment fails
+    # the chunk with IntegrityError; the retry rejects the row as a conflict.)
+    _execute(cursor, insert + "c.member_new", [platform_id, now, now, *rng])
+    _execute(
+        cursor,
+        insert + "NOT c.member_new ON CONFLICT DO NOTHING",
         [platform_id, now, now, *rng],
     )
     # A rider enrolled again is back on the platform, with a fresh consent record.
@@ -931,30 +985,39 @@ def _insert_enrollments(
     )
     values = [program.pk, period[0], period[1], platform_id, now, now]
     if connection.vendor == "postgresql":
+        # Members this transaction created cannot be enrolled yet: their rows
+        # go in with a plain INSERT (no ON CONFLICT pre-check per row); only
+        # people known before may already hold this period's enrollment.
         insert = f"""
             INSERT INTO {ENROLLMENT} ({columns})
             SELECT {select} FROM {_LIVE}
-             WHERE {_RANGE} AND s.outcome IS NULL
-             ORDER BY c.member_id
-            ON CONFLICT DO NOTHING
-            RETURNING member_id"""
+             WHERE {_RANGE} AND s.outcome IS NULL AND %s c.member_new
+             ORDER BY c.member_id"""
+        both = (
+            f"WITH ins_new AS ({insert.replace('%s c.', 'c.')} RETURNING member_id), "
+            f"ins_known AS ({insert.replace('%s c.', 'NOT c.')} "
+            "ON CONFLICT DO NOTHING RETURNING member_id)"
+        )
+        both_params = [*values, *rng, *values, *rng]
         if per_row:
             _execute(
                 cursor,
                 f"""
-                WITH ins AS ({insert})
+                {both}
                 UPDATE {STAGE} AS s SET outcome = 'created'
-                  FROM ins, {CM} c
+                  FROM (SELECT member_id FROM ins_new
+                        UNION ALL SELECT member_id FROM ins_known) AS ins, {CM} c
                  WHERE {_RANGE} AND s.outcome IS NULL AND c.row_no = s.row_no
                    AND c.member_id = ins.member_id
                 """,
-                [*values, *rng, *rng],
+                [*both_params, *rng],
             )
         else:
             _execute(
                 cursor,
-                f"WITH ins AS ({insert}) SELECT COUNT(*) FROM ins",
-                [*values, *rng],
+                f"{both} SELECT (SELECT COUNT(*) FROM ins_new) "
+                "+ (SELECT COUNT(*) FROM ins_known)",
+                both_params,
             )
             return cursor.fetchone()[0]
     else:
@@ -998,7 +1061,9 @@ def _enqueue_notices(
     cursor, *, rng: list, platform: Platform, program: Program, now: datetime
 ) -> None:
     """The union's own notice (PIPL art. 23) to each person this batch added,
-    once per member and platform (dedupe key), through the outbox."""
+    once per member and platform (dedupe key), through the outbox. Only members
+    this transaction created get one, and no notice can exist for them yet (the
+    dedupe key holds the member id): a plain INSERT, no ON CONFLICT pre-check."""
     params = json.dumps(
         {"platform": platform.name, "program": program.name}, ensure_ascii=False
     )
@@ -1015,7 +1080,6 @@ def _enqueue_notices(
                NULL, %s
           FROM {_LIVE}
          WHERE {_RANGE} AND c.member_new
-        ON CONFLICT (dedupe_key) DO NOTHING
         """,
         [
             NOTICE_TEMPLATE,

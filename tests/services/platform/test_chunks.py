@@ -31,8 +31,12 @@ def queued_batch(alpha, program):
 
 
 def test_split_is_idempotent_and_chunks_run_in_order(queued_batch):
-    first = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=10)
-    again = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=10)
+    first = batch_actions.batch_split(
+        batch_id=queued_batch.pk, chunk_rows=10, parallel=1
+    )
+    again = batch_actions.batch_split(
+        batch_id=queued_batch.pk, chunk_rows=10, parallel=1
+    )
     chunks = list(EnrollmentBatchChunk.objects.filter(batch=queued_batch))
     assert [(c.first_row, c.row_count) for c in chunks] == [(1, 10), (11, 10), (21, 5)]
     assert first == again == chunks[0].pk
@@ -41,8 +45,40 @@ def test_split_is_idempotent_and_chunks_run_in_order(queued_batch):
     assert EnrollmentBatch.objects.get(pk=queued_batch.pk).processed_rows == 0
 
 
+def test_split_for_two_workers_makes_an_even_number_of_equal_chunks(queued_batch):
+    """25 rows of at most 10 a chunk with two workers: 4 chunks of 7/6/6/6 (not
+    10/10/5, whose last chunk would run while the other worker idles)."""
+    batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=10, parallel=2)
+    chunks = list(EnrollmentBatchChunk.objects.filter(batch=queued_batch))
+    assert [(c.first_row, c.row_count) for c in chunks] == [
+        (1, 7),
+        (8, 6),
+        (14, 6),
+        (20, 6),
+    ]
+    # the byte ranges tile the file after the header, row for row
+    path = batch_actions.batch_file_abspath(queued_batch)
+    data = path.read_bytes()
+    assert chunks[0].start_offset == data.index(b"\n") + 1
+    assert chunks[-1].end_offset == len(data)
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert before.end_offset == after.start_offset
+    lines = data.splitlines()[1:]
+    assert (
+        data[chunks[1].start_offset : chunks[1].end_offset].splitlines()
+        == (lines[7:13])
+    )
+    chunk_id = chunks[0].pk
+    while chunk_id is not None:
+        chunk_id = batch_actions.batch_chunk_process(chunk_id=chunk_id)
+    batch = EnrollmentBatch.objects.get(pk=queued_batch.pk)
+    assert (batch.status, batch.processed_rows, batch.created) == ("done", 25, 25)
+
+
 def test_a_redelivered_chunk_is_not_counted_twice(queued_batch):
-    chunk_id = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=10)
+    chunk_id = batch_actions.batch_split(
+        batch_id=queued_batch.pk, chunk_rows=10, parallel=1
+    )
     next_id = batch_actions.batch_chunk_process(chunk_id=chunk_id)
     assert batch_actions.batch_chunk_process(chunk_id=chunk_id) == next_id
     batch = EnrollmentBatch.objects.get(pk=queued_batch.pk)
@@ -51,7 +87,9 @@ def test_a_redelivered_chunk_is_not_counted_twice(queued_batch):
 
 
 def test_a_chunk_that_crashes_rolls_back_and_reruns_cleanly(queued_batch, monkeypatch):
-    chunk_id = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=10)
+    chunk_id = batch_actions.batch_split(
+        batch_id=queued_batch.pk, chunk_rows=10, parallel=1
+    )
 
     def crash(*args, **kwargs):
         raise RuntimeError("worker died")
@@ -79,7 +117,9 @@ def test_sweeper_requeues_stalled_work_only(queued_batch):
         created_at=timezone.now() - timedelta(minutes=11)
     )
     assert batch_actions.batch_sweep() == [("split", queued_batch.pk)]
-    first = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=10)
+    first = batch_actions.batch_split(
+        batch_id=queued_batch.pk, chunk_rows=10, parallel=1
+    )
     EnrollmentBatch.objects.filter(pk=queued_batch.pk).update(
         started_at=timezone.now() - timedelta(minutes=11)
     )
@@ -87,7 +127,9 @@ def test_sweeper_requeues_stalled_work_only(queued_batch):
 
 
 def test_sweeper_cleans_up_after_a_lost_cleanup_message(queued_batch):
-    chunk_id = batch_actions.batch_split(batch_id=queued_batch.pk, chunk_rows=100)
+    chunk_id = batch_actions.batch_split(
+        batch_id=queued_batch.pk, chunk_rows=100, parallel=1
+    )
     assert batch_actions.batch_chunk_process(chunk_id=chunk_id) is None
     batch = EnrollmentBatch.objects.get(pk=queued_batch.pk)
     assert batch.status == BatchStatus.DONE
@@ -148,7 +190,7 @@ def _assert_duplicates_counted_once(batch_id: int) -> None:
 
 def test_chunks_staged_in_any_order_reject_the_later_duplicate(alpha, program):
     batch = _queue(alpha, _rows_with_duplicates_across_chunks(), "dup-order")
-    batch_actions.batch_split(batch_id=batch.pk, chunk_rows=10)
+    batch_actions.batch_split(batch_id=batch.pk, chunk_rows=10, parallel=1)
     chunks = list(EnrollmentBatchChunk.objects.filter(batch=batch).order_by("index"))
     # the last chunks are staged first (another worker got there earlier) ...
     assert batch_actions.batch_chunk_stage(chunk_id=chunks[2].pk)
@@ -179,7 +221,7 @@ def test_chunks_applied_concurrently_count_every_row_once(alpha, program, monkey
     monkeypatch.setattr(batch_tasks.batch_split, "delay", lambda *args: None)
 
     batch = _queue(alpha, _rows_with_duplicates_across_chunks(), "dup-parallel")
-    batch_actions.batch_split(batch_id=batch.pk, chunk_rows=10)
+    batch_actions.batch_split(batch_id=batch.pk, chunk_rows=10, parallel=1)
     for chunk in EnrollmentBatchChunk.objects.filter(batch=batch).order_by("-index"):
         assert batch_actions.batch_chunk_stage(chunk_id=chunk.pk)
     start = threading.Barrier(2)
@@ -216,7 +258,7 @@ def test_a_lost_staging_table_is_staged_again_before_anything_is_applied(
     from services.models import BatchStagingRow
 
     batch = _queue(alpha, _rows_with_duplicates_across_chunks(), "lost-staging")
-    batch_actions.batch_split(batch_id=batch.pk, chunk_rows=10)
+    batch_actions.batch_split(batch_id=batch.pk, chunk_rows=10, parallel=1)
     chunks = list(EnrollmentBatchChunk.objects.filter(batch=batch).order_by("index"))
     for chunk in chunks:
         assert batch_actions.batch_chunk_stage(chunk_id=chunk.pk)

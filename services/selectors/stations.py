@@ -258,7 +258,8 @@ def _nearby_statement(
   LIMIT {{limit}}
 )
 SELECT t.id, t.distance_km, t.is_open, t.name, t.address, t.operator_name,
-       o.name, t.latitude, t.longitude, t.is_24h, t.star_level, t.phone,
+       o.name, CAST(t.latitude AS double precision),
+       CAST(t.longitude AS double precision), t.is_24h, t.star_level, t.phone,
        t.amenity_mask,
        (SELECT {agg}(CAST(h.weekday AS text) || ' ' || CAST(h.opens AS text)
                      || ' ' || CAST(h.closes AS text), ',')

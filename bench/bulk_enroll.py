@@ -131,6 +131,37 @@ class RssPoller(threading.Thread):
             time.sleep(0.05)
 
 
+def create_e_road_program():
+    """The union tree and program a bench batch enrolls into: the national
+    federation, Nanshan's gig-worker pool and E路守护 (named enrollment)."""
+    from members.models import OrgKind, OrgLevel, UnionOrg
+    from services.models import EnrollmentMode, Program
+
+    root = UnionOrg.objects.create(
+        name="中华全国总工会",
+        level=OrgLevel.NATIONAL,
+        kind=OrgKind.FEDERATION,
+        region_code="100000",
+        path="/1/",
+    )
+    pool = UnionOrg.objects.create(
+        name="南山区新业态联合工会",
+        level=OrgLevel.STREET,
+        kind=OrgKind.ALLIANCE,
+        region_code="440305",
+        parent=root,
+        is_gig_pool=True,
+    )
+    return Program.objects.create(
+        code="e-road",
+        name="E路守护",
+        sponsor_org=pool,
+        region_prefix="4403",
+        enrollment_mode=EnrollmentMode.NAMED,
+        starts_on=date(2021, 1, 1),
+    )
+
+
 def upload(port: int, key: str, path: Path, program: str) -> dict:
     boundary = uuid.uuid4().hex
     head = (
@@ -228,32 +259,8 @@ def main() -> None:
     django.setup()
     from members.actions.api_keys import platform_key_issue, platform_networks_set
     from members.ip_allowlist import LOOPBACK
-    from members.models import OrgKind, OrgLevel, UnionOrg
-    from services.models import EnrollmentMode, Program
 
-    root = UnionOrg.objects.create(
-        name="中华全国总工会",
-        level=OrgLevel.NATIONAL,
-        kind=OrgKind.FEDERATION,
-        region_code="100000",
-        path="/1/",
-    )
-    pool = UnionOrg.objects.create(
-        name="南山区新业态联合工会",
-        level=OrgLevel.STREET,
-        kind=OrgKind.ALLIANCE,
-        region_code="440305",
-        parent=root,
-        is_gig_pool=True,
-    )
-    Program.objects.create(
-        code="e-road",
-        name="E路守护",
-        sponsor_org=pool,
-        region_prefix="4403",
-        enrollment_mode=EnrollmentMode.NAMED,
-        starts_on=date(2021, 1, 1),
-    )
+    create_e_road_program()
     issued = platform_key_issue(platform_code="bench", name="bench")
     # gunicorn below listens on 127.0.0.1 only (security.md AP2 allow-list)
     platform_networks_set(platform=issued.key.platform, networks=list(LOOPBACK))

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _scratch import run_in_scratch_database  # noqa: E402
-from bulk_enroll import write_csv  # noqa: E402
+from bulk_enroll import create_e_road_program, write_csv  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_bulk_floor"
 CHUNK = 20_000
@@ -95,34 +95,9 @@ def main() -> None:
 
 
 def setup():
-    from datetime import date
+    from members.models import Platform
 
-    from members.models import OrgKind, OrgLevel, Platform, UnionOrg
-    from services.models import EnrollmentMode, Program
-
-    root = UnionOrg.objects.create(
-        name="中华全国总工会",
-        level=OrgLevel.NATIONAL,
-        kind=OrgKind.FEDERATION,
-        region_code="100000",
-        path="/1/",
-    )
-    pool = UnionOrg.objects.create(
-        name="南山区新业态联合工会",
-        level=OrgLevel.STREET,
-        kind=OrgKind.ALLIANCE,
-        region_code="440305",
-        parent=root,
-        is_gig_pool=True,
-    )
-    program = Program.objects.create(
-        code="e-road",
-        name="E路守护",
-        sponsor_org=pool,
-        region_prefix="4403",
-        enrollment_mode=EnrollmentMode.NAMED,
-        starts_on=date(2021, 1, 1),
-    )
+    program = create_e_road_program()
     platform = Platform.objects.create(code="bench", name="bench")
     return program, platform
 

@@ -20,33 +20,9 @@ def _role(user: User | None) -> str:
     return "worker"
 
 
-def audit_record(
-    *,
-    action: str,
-    actor: User | None = None,
-    member: Member | None = None,
-    object_type: str = "",
-    object_id: Any = "",
-    field: str = "",
-    reason: str = "",
-    outcome: str = AuditLog.Outcome.SUCCESS,
-    detail: dict | None = None,
-    role: str | None = None,
-    member_id: int | None = None,
-) -> AuditLog:
-    row = audit_row(
-        action=action,
-        actor=actor,
-        member=member,
-        object_type=object_type,
-        object_id=object_id,
-        field=field,
-        reason=reason,
-        outcome=outcome,
-        detail=detail,
-        role=role,
-        member_id=member_id,
-    )
+def audit_record(**fields: Any) -> AuditLog:
+    """Write one audit row now; takes the keyword arguments of `audit_row`."""
+    row = audit_row(**fields)
     row.save(force_insert=True)
     return row
 

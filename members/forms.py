@@ -209,11 +209,10 @@ class RevealForm(forms.Form):
     reason = forms.CharField(label=_("查看事由"), min_length=2, max_length=200)
 
 
-class OtpTokenForm(forms.Form):
-    """The 6-digit code from the staff member's authenticator app."""
-
-    token = forms.CharField(
-        label=_("动态验证码"),
+def six_digit_code_field(label) -> forms.CharField:
+    """A one-time code input: numeric keypad, autofill from SMS/authenticator."""
+    return forms.CharField(
+        label=label,
         max_length=12,
         widget=forms.TextInput(
             attrs={
@@ -224,30 +223,28 @@ class OtpTokenForm(forms.Form):
         ),
     )
 
+
+def clean_six_digits(value: str) -> str:
+    """Spaces removed; exactly six ASCII digits, else a form error."""
+    code = "".join(value.split())
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
+        raise forms.ValidationError(_("请输入6位数字验证码。"))
+    return code
+
+
+class OtpTokenForm(forms.Form):
+    """The 6-digit code from the staff member's authenticator app."""
+
+    token = six_digit_code_field(_("动态验证码"))
+
     def clean_token(self) -> str:
-        token = "".join(self.cleaned_data["token"].split())
-        if len(token) != 6 or not token.isascii() or not token.isdigit():
-            raise forms.ValidationError(_("请输入6位数字验证码。"))
-        return token
+        return clean_six_digits(self.cleaned_data["token"])
 
 
 class SmsCodeForm(forms.Form):
     """The 6-digit SMS code of a worker's new-device login or step-up."""
 
-    code = forms.CharField(
-        label=_("短信验证码"),
-        max_length=12,
-        widget=forms.TextInput(
-            attrs={
-                "autocomplete": "one-time-code",
-                "inputmode": "numeric",
-                "autofocus": True,
-            }
-        ),
-    )
+    code = six_digit_code_field(_("短信验证码"))
 
     def clean_code(self) -> str:
-        code = "".join(self.cleaned_data["code"].split())
-        if len(code) != 6 or not code.isascii() or not code.isdigit():
-            raise forms.ValidationError(_("请输入6位数字验证码。"))
-        return code
+        return clean_six_digits(self.cleaned_data["code"])

@@ -53,6 +53,7 @@ from members.selectors.people import member_get_for_user
 from members.sms import SmsError
 from members.worker_mfa import (
     DeviceState,
+    code_binding,
     needs_sms_factor,
     new_device_id,
     pending_clear,
@@ -105,6 +106,7 @@ class LoginView(auth_views.LoginView):
                 user=user,
                 purpose=OtpPurpose.LOGIN,
                 detail={"device": str(device_state)},
+                binding=code_binding(request),
             )
         except OtpRateLimited as exc:
             messages.error(request, _(exc.message))

@@ -29,6 +29,7 @@ from members.forms import SmsCodeForm
 from members.models import OtpPurpose
 from members.worker_mfa import (
     PendingState,
+    code_binding,
     needs_sms_factor,
     new_device_id,
     pending_clear,
@@ -45,7 +46,9 @@ MSG_PENDING_MISSING = gettext_noop("请先输入手机号和密码登录。")
 def send_code(request: HttpRequest, *, user, purpose: str, detail: dict) -> int:
     """Send a code and say so in a message; the HTTP status for the page."""
     try:
-        worker_sms_code_send(user=user, purpose=purpose, detail=detail)
+        worker_sms_code_send(
+            user=user, purpose=purpose, detail=detail, binding=code_binding(request)
+        )
     except OtpRateLimited as exc:
         messages.error(request, _(exc.message))
         return 429
@@ -101,6 +104,7 @@ def login_verify(request: HttpRequest) -> HttpResponse:
                     code=form.cleaned_data["code"],
                     purpose=OtpPurpose.LOGIN,
                     detail={"device": device},
+                    binding=code_binding(request),
                 )
                 if outcome == SmsCheck.VERIFIED:
                     pending_clear(request)
@@ -165,6 +169,7 @@ def step_up(request: HttpRequest) -> HttpResponse:
                     user=user,
                     code=form.cleaned_data["code"],
                     purpose=OtpPurpose.STEP_UP,
+                    binding=code_binding(request),
                 )
                 if outcome == SmsCheck.VERIFIED:
                     request.session.cycle_key()

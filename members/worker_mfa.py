@@ -40,6 +40,7 @@ from members.mfa import needs_second_factor
 
 PENDING_KEY = "worker_login_pending"
 STEP_UP_KEY = "worker_step_up_at"
+BINDING_KEY = "worker_sms_binding"
 _COOKIE_SALT = "members.worker_mfa.trusted_device"
 
 
@@ -143,9 +144,21 @@ class Pending:
     next_url: str = ""
 
 
+def code_binding(request: HttpRequest) -> str:
+    """A random value kept in this browser session: the SMS codes it asks for are
+    bound to it (security.md AU5: to the phone and the request), so a code only
+    verifies in the session that asked for it."""
+    value = request.session.get(BINDING_KEY)
+    if not value:
+        value = secrets.token_urlsafe(16)
+        request.session[BINDING_KEY] = value
+    return value
+
+
 def pending_start(request: HttpRequest, *, user, backend: str, next_url: str) -> None:
     # A new session id for the half-way state too (SE2); login() cycles it again.
     request.session.cycle_key()
+    request.session[BINDING_KEY] = secrets.token_urlsafe(16)  # a new code binding
     request.session[PENDING_KEY] = {
         "user": user.pk,
         "backend": backend,

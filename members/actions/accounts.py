@@ -54,14 +54,21 @@ def _send_group(purpose: str) -> frozenset:
     return frozenset({purpose})
 
 
-def _code_hash(*, phone: str, purpose: str, code: str) -> str:
+def _code_hash(*, phone: str, purpose: str, code: str, binding: str = "") -> str:
     # Keyed, and bound to the phone and purpose: a code for one number or purpose
-    # never verifies another.
-    return blind_index(f"{phone}\x00{purpose}\x00{code}", purpose="otp")
+    # never verifies another. With a binding (the browser session that asked for
+    # it, security.md AU5 "bound to the phone and request"), a code only verifies
+    # in that session.
+    text = f"{phone}\x00{purpose}\x00{code}"
+    if binding:
+        text += f"\x00{binding}"
+    return blind_index(text, purpose="otp")
 
 
 @transaction.atomic
-def otp_send(*, phone: str, purpose: str = OtpPurpose.REGISTER) -> OneTimeCode:
+def otp_send(
+    *, phone: str, purpose: str = OtpPurpose.REGISTER, binding: str = ""
+) -> OneTimeCode:
     """Create a 6-digit code and send it by SMS synchronously (the fast path: a
     worker waits for it). `phone` is normalised. At most 5 sends per phone per
     hour and purpose group (_SEND_GROUPS); the count is taken under a lock on the
@@ -83,7 +90,7 @@ def otp_send(*, phone: str, purpose: str = OtpPurpose.REGISTER) -> OneTimeCode:
     otp = OneTimeCode.objects.create(
         phone_hmac=phone_hmac,
         purpose=purpose,
-        code_hash=_code_hash(phone=phone, purpose=purpose, code=code),
+        code_hash=_code_hash(phone=phone, purpose=purpose, code=code, binding=binding),
         created_at=now,
         expires_at=now + OTP_LIFETIME,
     )
@@ -97,7 +104,9 @@ def otp_send(*, phone: str, purpose: str = OtpPurpose.REGISTER) -> OneTimeCode:
     return otp
 
 
-def otp_verify(*, phone: str, code: str, purpose: str = OtpPurpose.REGISTER) -> None:
+def otp_verify(
+    *, phone: str, code: str, purpose: str = OtpPurpose.REGISTER, binding: str = ""
+) -> None:
     """Consume the phone's current code or raise ApplicationError.
 
     Not one atomic block on purpose: a wrong guess must be counted (committed)
@@ -122,7 +131,10 @@ def otp_verify(*, phone: str, code: str, purpose: str = OtpPurpose.REGISTER) -> 
         elif otp.attempts >= OTP_MAX_ATTEMPTS:
             error = ApplicationError(MSG_OTP_LOCKED, code="otp_locked")
         elif secrets.compare_digest(
-            otp.code_hash, _code_hash(phone=phone, purpose=purpose, code=code.strip())
+            otp.code_hash,
+            _code_hash(
+                phone=phone, purpose=purpose, code=code.strip(), binding=binding
+            ),
         ):
             otp.used_at = now
             otp.save(update_fields=["used_at"])

@@ -61,10 +61,14 @@ def _audit(*, action: str, user: User, outcome: str, detail: dict) -> None:
     )
 
 
-def worker_sms_code_send(*, user: User, purpose: str, detail: dict | None = None):
+def worker_sms_code_send(
+    *, user: User, purpose: str, detail: dict | None = None, binding: str = ""
+):
     """Send a code to the account's own phone (`otp_send`: 5 minutes, at most 5
-    sends per phone per hour). Raises OtpRateLimited (HTTP 429) or SmsSendFailed;
-    both are audited before they are raised."""
+    sends per phone per hour), usable only with the same `binding` (the views
+    pass `code_binding(request)`: the code works in the session that asked).
+    Raises OtpRateLimited (HTTP 429) or SmsSendFailed; both are audited before
+    they are raised."""
     detail = {"purpose": str(purpose), **(detail or {})}
     if not user.phone:
         with transaction.atomic():
@@ -77,7 +81,7 @@ def worker_sms_code_send(*, user: User, purpose: str, detail: dict | None = None
         raise SmsSendFailed(MSG_NO_PHONE, code="no_phone")
     try:
         with transaction.atomic():
-            otp_send(phone=user.phone, purpose=purpose)
+            otp_send(phone=user.phone, purpose=purpose, binding=binding)
             _audit(
                 action="worker_otp_send",
                 user=user,
@@ -105,7 +109,12 @@ def worker_sms_code_send(*, user: User, purpose: str, detail: dict | None = None
 
 
 def worker_sms_code_check(
-    *, user: User, code: str, purpose: str, detail: dict | None = None
+    *,
+    user: User,
+    code: str,
+    purpose: str,
+    detail: dict | None = None,
+    binding: str = "",
 ) -> SmsCheck:
     """Check a code sent to the account's phone for `purpose` (single use, five
     tries, bound to phone and purpose: `otp_verify`) and audit the outcome."""
@@ -115,7 +124,7 @@ def worker_sms_code_check(
         outcome = SmsCheck.WRONG
     else:
         try:
-            otp_verify(phone=user.phone, code=code, purpose=purpose)
+            otp_verify(phone=user.phone, code=code, purpose=purpose, binding=binding)
         except ApplicationError as exc:
             outcome = SmsCheck.LOCKED if exc.code == "otp_locked" else SmsCheck.WRONG
     if outcome == SmsCheck.VERIFIED:

@@ -502,6 +502,41 @@ def test_concurrent_wrong_guesses_never_exceed_five_attempts(sms_outbox):
     assert outcomes.count("ok") == 1 or outcomes.count("otp_locked") >= 6
 
 
+def test_a_code_only_verifies_in_the_browser_session_that_asked_for_it(
+    worker_user, sms_outbox
+):
+    """security.md AU5: codes are bound to the phone and the request. A code
+    read off the phone and typed into another pending login is refused."""
+    asked = Client()
+    other = Client()
+    _password(other)  # a second pending login for the same account
+    _password(asked)  # the latest code, for `asked`'s session
+    code = _code(sms_outbox)
+
+    elsewhere = other.post(VERIFY, {"code": code})
+    here = asked.post(VERIFY, {"code": code})
+
+    assert elsewhere.status_code == 400
+    assert _signed_in_as(other) is None
+    assert here["Location"] == "/me/"
+    assert _signed_in_as(asked) == str(worker_user.pk)
+
+
+def test_a_step_up_code_only_verifies_in_its_own_session(worker_user, sms_outbox):
+    first = Client()
+    second = Client()
+    first.force_login(worker_user)
+    second.force_login(worker_user)
+    first.post(STEP_UP + "?next=/me/export/", {"action": "send"})
+    code = _code(sms_outbox)
+
+    refused = second.post(STEP_UP + "?next=/me/export/", {"code": code})
+    accepted = first.post(STEP_UP + "?next=/me/export/", {"code": code})
+
+    assert refused.status_code == 400
+    assert accepted["Location"] == "/me/export/"
+
+
 def test_gateway_failure_is_a_message_not_a_500(
     client, worker_user, sms_outbox, monkeypatch
 ):

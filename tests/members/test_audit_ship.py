@@ -368,6 +368,23 @@ def test_command_ships_and_verifies(store, capsys):
     ) in out
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--date", "garbage"], "not a date"),
+        (["--date", "2026-13-40"], "not a date"),
+        (["--from", "2026-11-20", "--to", "2026-11-01"], "is after"),
+        (["--date", "2999-01-01"], "not over"),  # refused, not a traceback
+    ],
+)
+@pytest.mark.django_db
+def test_command_bad_dates_are_clear_errors(store, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("audit_ship", *args)
+
+    assert not store.exists() or not list(store.glob("*.jsonl"))
+
+
 def test_beat_entry_and_task_are_registered():
     from portal.celery import app
     from portal.schedules import DEFAULT_SCHEDULES

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
@@ -21,8 +22,8 @@ from members.actions.audit_ship import (
 def _day(value: str) -> date:
     try:
         return date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+    except ValueError as exc:  # argparse turns this into a usage error, no traceback
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
 
 
 class Command(BaseCommand):
@@ -49,6 +50,8 @@ class Command(BaseCommand):
         one = options["date"]
         first = one or options["first"]
         last = one or options["last"]
+        if first is not None and last is not None and first > last:
+            raise CommandError(f"--from {first} is after --to {last}")
         try:
             if options["verify"]:
                 self._verify(first, last, against_database=not options["files_only"])

@@ -389,6 +389,7 @@ def test_beat_entry_and_task_are_registered():
     from portal.celery import app
     from portal.schedules import DEFAULT_SCHEDULES
 
+    app.loader.import_default_modules()  # as a worker does at start (autodiscovery)
     [entry] = [e for e in DEFAULT_SCHEDULES if e["task"] == "members.tasks.audit_ship"]
     assert entry["crontab"] == {"minute": "30", "hour": "0"}
     assert entry["queue"] == "default"

@@ -537,6 +537,33 @@ def test_a_step_up_code_only_verifies_in_its_own_session(worker_user, sms_outbox
     assert accepted["Location"] == "/me/export/"
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        "",
+        " ",
+        "12345",
+        "1234567",
+        "１２３４５６",
+        "12345６",
+        "x" * 10_000,
+        "' OR 1=1 --",
+        "<script>alert(1)</script>",
+        "\x00\x00\x00\x00\x00\x00",
+    ],
+)
+def test_hostile_codes_are_a_form_error_never_a_500(
+    client, worker_user, sms_outbox, code
+):
+    _password(client)
+
+    response = client.post(VERIFY, {"code": code})
+
+    assert response.status_code == 400
+    assert _signed_in_as(client) is None
+    assert "<script>alert(1)</script>" not in response.content.decode()
+
+
 def test_gateway_failure_is_a_message_not_a_500(
     client, worker_user, sms_outbox, monkeypatch
 ):

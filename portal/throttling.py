@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import threading
 import time
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import NoScriptError, RedisError
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -35,29 +38,69 @@ return {n, redis.call('GET', KEYS[2])}
 """
 
 
-def _redis_script(backend: RedisCache):
-    """A redis-py Script on the cache's connection pool, built once per backend
-    (building a redis.Redis client costs more than the round trip)."""
-    client_holder = backend._cache  # Django's RedisCacheClient, one per backend
-    script = getattr(client_holder, "_portal_rate_script", None)
-    if script is None:
-        client = client_holder.get_client(write=True)
-        script = client.register_script(_LUA)
-        client_holder._portal_rate_script = script
-    return script
+class ThrottleUnavailable(ConnectionError):
+    """The counter store (Redis) did not answer, even after one reconnect. Callers
+    answer 503 (security.md F12: sync paths fail loudly, never a 500)."""
+
+
+_local = threading.local()
+
+
+def _redis_connection(backend: RedisCache):
+    """(connection, script sha) for this thread and process: one redis-py
+    Connection taken from the cache's pool and kept (never returned), so a count
+    is one send and one read on an open socket. redis-py's client path around the
+    same bytes (pool checkout and release, retry wrappers, response callbacks, Django's
+    per-character key validation) cost several times the round trip itself
+    (bench/stations.py). A fork gets its own connection (the pid is checked)."""
+    state = getattr(_local, "redis", None)
+    pid = os.getpid()
+    if state is None or state[0] is not backend or state[1] != pid:
+        client = backend._cache.get_client(write=True)
+        sha = client.register_script(_LUA).sha
+        pool = client.connection_pool
+        state = (backend, pid, pool.get_connection(), sha, pool)
+        _local.redis = state
+    return state[2], state[3]
+
+
+def _forget_connection() -> None:
+    state = getattr(_local, "redis", None)
+    _local.redis = None
+    if state is not None:
+        state[2].disconnect()
+        if state[1] == os.getpid():
+            state[4].release(state[2])
+
+
+def _redis_counts(backend: RedisCache, key: str, prev_key: str, ttl: int):
+    keys = (backend.make_key(key), backend.make_key(prev_key))
+    for attempt in (1, 2):
+        try:
+            connection, sha = _redis_connection(backend)  # connects when new
+            try:
+                connection.send_packed_command(
+                    connection.pack_command("EVALSHA", sha, 2, *keys, ttl),
+                    check_health=False,
+                )
+                return connection.read_response()
+            except NoScriptError:  # Redis restarted or SCRIPT FLUSH: load it again
+                connection.send_packed_command(
+                    connection.pack_command("EVAL", _LUA, 2, *keys, ttl)
+                )
+                return connection.read_response()
+        except (RedisError, OSError) as exc:  # down, timed out, out of memory...
+            _forget_connection()  # the next attempt takes a fresh one
+            if attempt == 2:
+                raise ThrottleUnavailable(str(exc)) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _counts(key: str, prev_key: str, ttl: int) -> tuple[int, int]:
     """(this window's count after adding one, the previous window's count)."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        count, prev = _redis_script(backend)(
-            keys=[
-                backend.make_and_validate_key(key),
-                backend.make_and_validate_key(prev_key),
-            ],
-            args=[ttl],
-        )
+        count, prev = _redis_counts(backend, key, prev_key, ttl)
         return int(count), int(prev or 0)
     backend.add(key, 0, timeout=ttl)
     try:

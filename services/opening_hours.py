@@ -96,6 +96,33 @@ def open_status(schedule: Schedule, at: datetime) -> OpenStatus:
     return OpenStatus(False, False, None, None)
 
 
+class SecondMemo:
+    """A small dict of results that hold for one second, emptied when the second
+    changes: open_status() drops microseconds, so at one second every station with
+    the same hours text has the same status, and a busy API computes each distinct
+    schedule once per second instead of once per row. Bounded: past `max_size`
+    entries in one second it stops remembering (it never grows with the load).
+    Threads may race on the swap; the worst case is a result computed twice."""
+
+    __slots__ = ("max_size", "_second", "_table")
+
+    def __init__(self, max_size: int = 4096):
+        self.max_size = max_size
+        self._second: object = None
+        self._table: dict = {}
+
+    def table(self, second: object) -> dict:
+        if second != self._second:
+            self._table = {}
+            self._second = second
+        return self._table
+
+    def remember(self, table: dict, key, value):
+        if len(table) < self.max_size:
+            table[key] = value
+        return value
+
+
 @functools.lru_cache(maxsize=8)
 def _label_texts(language: str | None) -> tuple:
     """The label strings in one language (the catalog never changes at run time;

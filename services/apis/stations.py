@@ -11,6 +11,7 @@ Both call the same functions below: `station_rate_limit_wait` (per-IP throttle),
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -20,8 +21,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
@@ -37,10 +40,10 @@ except ImportError:  # optional: the stdlib encoder writes the same bytes
     orjson = None
 
 from portal.middleware import client_ip
-from portal.throttling import rate_limit_wait
+from portal.throttling import ThrottleUnavailable, rate_limit_wait
 from services.models import Amenity
 from services.navigation import map_links
-from services.opening_hours import status_labeler
+from services.opening_hours import SecondMemo, status_labeler
 from services.selectors.stations import (
     DEFAULT_RADIUS_KM,
     MAX_LIMIT,
@@ -94,11 +97,26 @@ def station_rate_limit_wait(request: HttpRequest) -> int | None:
     return rate_limit_wait(scope=THROTTLE_SCOPE, ident=ident, rate=rate)
 
 
+RETRY_AFTER_UNAVAILABLE = 5
+
+
+class CounterUnavailable(exceptions.APIException):
+    """The throttle's Redis is down: 503 with Retry-After (DRF sends `wait`)."""
+
+    status_code = 503
+    default_detail = _lazy("服务暂时不可用,请稍后再试。")
+    default_code = "service_unavailable"
+    wait = RETRY_AFTER_UNAVAILABLE
+
+
 class StationsThrottle(BaseThrottle):
     """DRF face of station_rate_limit_wait (same counters as the fast path)."""
 
     def allow_request(self, request, view) -> bool:
-        self._wait = station_rate_limit_wait(request)
+        try:
+            self._wait = station_rate_limit_wait(request)
+        except ThrottleUnavailable:
+            raise CounterUnavailable from None
         return self._wait is None
 
     def wait(self):
@@ -250,6 +268,20 @@ def _iso(moment: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+@functools.lru_cache(maxsize=16)
+def _detail_path(script_prefix: str, urlconf) -> str:
+    """The station detail path with a sentinel id, reversed once per script
+    prefix and urlconf (reverse() cost as much as building five rows)."""
+    return reverse(
+        "services:station_detail", urlconf=urlconf, args=[int(_URL_SENTINEL)]
+    )
+
+
+# (status, language) -> (label, opens_at, closes_at) texts, per second (the label
+# reads the date of `now`; statuses come from the same per-second memo).
+_TEXT_MEMO = SecondMemo()
+
+
 def station_list_payload(
     rows: list[NearbyStation], *, request: HttpRequest, now: datetime
 ) -> dict:
@@ -257,13 +289,21 @@ def station_list_payload(
     (StationListOutputSerializer documents the same shape in the schema)."""
     results = []
     label = status_labeler(now)
+    texts = _TEXT_MEMO.table((int(now.timestamp()), get_language()))
     if rows:
         detail = request.build_absolute_uri(
-            reverse("services:station_detail", args=[int(_URL_SENTINEL)])
+            _detail_path(get_script_prefix(), get_urlconf())
         )
         url_head, url_tail = detail.split(_URL_SENTINEL)
     for r in rows:
         status = r.status
+        text = texts.get(status)
+        if text is None:
+            text = _TEXT_MEMO.remember(
+                texts,
+                status,
+                (label(status), _iso(status.opens_at), _iso(status.closes_at)),
+            )
         amap, baidu = map_links(
             lat=r.latitude, lng=r.longitude, name=r.name, address=r.address
         )
@@ -278,9 +318,9 @@ def station_list_payload(
                 "distance_km": round(r.distance_km, 3),
                 "is_open_now": status.is_open,
                 "is_24h": r.is_24h,
-                "status": label(status),
-                "opens_at": _iso(status.opens_at),
-                "closes_at": _iso(status.closes_at),
+                "status": text[0],
+                "opens_at": text[1],
+                "closes_at": text[2],
                 "amenities": r.amenities,
                 "star_level": r.star_level,
                 "phone": r.phone,
@@ -335,7 +375,16 @@ def render_payload_json(data: dict) -> bytes:
 
 def fast_response(request: HttpRequest) -> HttpResponse:
     """GET /api/v1/stations/ without DRF (see services.middleware)."""
-    wait = station_rate_limit_wait(request)
+    try:
+        wait = station_rate_limit_wait(request)
+    except ThrottleUnavailable:
+        response = HttpResponse(
+            render_json({"detail": str(CounterUnavailable.default_detail)}),
+            status=503,
+            content_type="application/json",
+        )
+        response["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
+        return response
     if wait is not None:
         response = HttpResponse(
             render_json({"detail": str(exceptions.Throttled(wait).detail)}),

@@ -62,7 +62,13 @@ from services.models import (
     StationHours,
     amenity_field,
 )
-from services.opening_hours import SHANGHAI, OpenStatus, Schedule, open_status
+from services.opening_hours import (
+    SHANGHAI,
+    OpenStatus,
+    Schedule,
+    SecondMemo,
+    open_status,
+)
 
 DEFAULT_RADIUS_KM = 4.0  # BR-S2: a 15-minute ride; 1.2 km is the walking radius
 MAX_RADIUS_KM = 50.0
@@ -406,11 +412,18 @@ def nearby_stations(
         conn.vendor,
     )
     out = []
+    # open_status() keeps only whole seconds, so within one second a station's
+    # status depends on nothing but its (is_24h, hours, holidays) texts.
+    statuses = _STATUS_MEMO.table(int(at.timestamp()))
     for r in _run(statement, values, conn):
         pk, mask = r[0], r[12]
-        schedule = Schedule(
-            is_24h=bool(r[9]), weekly=_weekly(r[13]), holidays=_holidays(r[14])
-        )
+        key = (r[9], r[13], r[14])
+        status = statuses.get(key)
+        if status is None:
+            schedule = Schedule(
+                is_24h=bool(r[9]), weekly=_weekly(r[13]), holidays=_holidays(r[14])
+            )
+            status = _STATUS_MEMO.remember(statuses, key, open_status(schedule, at))
         out.append(
             NearbyStation(
                 id=pk,
@@ -424,13 +437,14 @@ def nearby_stations(
                 phone=r[11],
                 amenities=[c for i, c in enumerate(AMENITY_CODES) if mask >> i & 1],
                 distance_km=float(r[1]),
-                status=open_status(schedule, at),
+                status=status,
             )
         )
     return out
 
 
 _parse_time = time.fromisoformat
+_STATUS_MEMO = SecondMemo()
 
 
 @functools.lru_cache(maxsize=4096)

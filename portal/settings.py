@@ -97,7 +97,6 @@ INSTALLED_APPS = [
     "import_export",
     "axes",
     "django_otp",
-    "django_otp.plugins.otp_totp",
     "members",
     "services",
 ]

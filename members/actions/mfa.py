@@ -1,8 +1,9 @@
 """Staff TOTP devices (django-otp): enrolment, verification, reset (security.md AU4).
 
 Every staff login ends with a TOTP code. A staff member without a confirmed device
-enrols first: an unconfirmed `StaffTotpDevice` is created once (its secret shown as a QR
-code and in base32) and confirmed by the first right code. Wrong codes back off
+enrols first: an unconfirmed `StaffTotpDevice` (secret encrypted at rest) is created
+once (its secret shown as a QR code and in base32) and confirmed by the first right
+code. Wrong codes back off
 per device (django-otp's `ThrottlingMixin`, `OTP_TOTP_THROTTLE_FACTOR`) and each
 one is audited; the failure count and its audit row are committed, so the
 functions here report wrong codes as a result instead of raising.

@@ -10,7 +10,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from members.actions.api_keys import (
     platform_key_issue,
@@ -45,6 +44,7 @@ from members.models import (
     PlatformApiUsage,
     PlatformRider,
     RegionCode,
+    StaffTotpDevice,
     UnionOrg,
     User,
 )
@@ -52,11 +52,10 @@ from members.selectors.joining import region_code_warnings, region_name
 from members.validators import credit_code_warnings, normalize_credit_code
 from portal.exceptions import ApplicationError
 
-# django-otp registers its own TOTPDevice admin, which shows device secrets and
-# lets anyone with the model permission add a device for any user. Devices are
-# managed only by the TOTP step and the superuser reset action below.
-if admin.site.is_registered(TOTPDevice):
-    admin.site.unregister(TOTPDevice)
+# Staff TOTP devices (StaffTotpDevice) have no admin: their secrets are never
+# shown, and no one may add a device for another user. Devices are managed only
+# by the TOTP step and the superuser reset action below. (django-otp's otp_totp
+# plugin, whose admin showed secrets, is not installed.)
 
 
 @admin.register(User)
@@ -110,7 +109,9 @@ class UserAdmin(DjangoUserAdmin):
             .get_queryset(request)
             .annotate(
                 has_totp=Exists(
-                    TOTPDevice.objects.filter(user_id=OuterRef("pk"), confirmed=True)
+                    StaffTotpDevice.objects.filter(
+                        user_id=OuterRef("pk"), confirmed=True
+                    )
                 )
             )
         )

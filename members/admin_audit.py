@@ -21,7 +21,10 @@ Admin actions other than "delete selected" often change rows with
 tasks, for one); `get_actions` wraps every action so that one that completes
 (returns nothing or a redirect, not an intermediate page or a file) writes one
 `admin_action` row per selected object: `detail.name` is the action, ids
-only. Our own actions also write their specific rows (approve, verify, ...).
+only. An action that wrote audit rows of its own through `members.audit`
+(our approve, reject, verify, revoke, reset ...: `audit_rows_written`, rows
+that still exist afterwards) gets no `admin_action` rows: its specific rows
+are the one record of what it did, never two.
 
 Import-export imports log through LogEntry directly, not through these methods,
 so `generate_log_entries` (django-import-export's hook) is covered too: one row
@@ -107,18 +110,26 @@ def _row(request, obj, action: str, detail: dict):
 def _audited_action(func, name: str):
     """The admin action `func`, writing an `admin_action` row per selected
     object once it completed (None or a redirect). An intermediate page (a
-    confirmation or reason form: status 200) or a file answer writes nothing."""
+    confirmation or reason form: status 200) or a file answer writes nothing,
+    and neither does an action that wrote its own audit rows (still there once
+    it returned: a row of a rolled-back transaction does not count)."""
 
     @functools.wraps(func)
     def action(modeladmin, request, queryset):
         from django.http.response import HttpResponseRedirectBase
 
-        from members.audit import audit_row
+        from members.audit import audit_row, audit_rows_written
         from members.models import AuditLog
 
         ids = list(queryset.values_list("pk", flat=True))
-        response = func(modeladmin, request, queryset)
-        if response is None or isinstance(response, HttpResponseRedirectBase):
+        with audit_rows_written() as own_rows:
+            response = func(modeladmin, request, queryset)
+        audited_itself = bool(own_rows) and (
+            AuditLog.objects.filter(pk__in=own_rows).exists()
+        )
+        if not audited_itself and (
+            response is None or isinstance(response, HttpResponseRedirectBase)
+        ):
             opts = modeladmin.model._meta
             is_member = opts.label_lower == "members.member"
             detail = {"via": "admin", "name": name, "count": len(ids)}

@@ -3,6 +3,9 @@ row commits or rolls back with the change it describes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from members.models import AuditLog, Member, User
@@ -20,10 +23,30 @@ def _role(user: User | None) -> str:
     return "worker"
 
 
+# Ids of the rows `audit_record` wrote inside an `audit_rows_written()` block.
+_written: ContextVar[list[int] | None] = ContextVar("audit_rows_written", default=None)
+
+
+@contextmanager
+def audit_rows_written() -> Iterator[list[int]]:
+    """Collect the ids of the rows `audit_record` writes inside the block (the
+    admin action wrapper uses it to tell whether an action audited itself).
+    Rows of a transaction that rolled back are listed too: check they exist."""
+    collected: list[int] = []
+    token = _written.set(collected)
+    try:
+        yield collected
+    finally:
+        _written.reset(token)
+
+
 def audit_record(**fields: Any) -> AuditLog:
     """Write one audit row now; takes the keyword arguments of `audit_row`."""
     row = audit_row(**fields)
     row.save(force_insert=True)
+    collected = _written.get()
+    if collected is not None:
+        collected.append(row.pk)
     return row
 
 

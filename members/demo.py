@@ -58,11 +58,13 @@ def demo_totp_secret(user: User) -> str:
     <username>` prints the current one in development."""
     from base64 import b32encode
 
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from members.models import StaffTotpDevice
 
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    device = StaffTotpDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name="演示验证器", confirmed=True)
+        device = StaffTotpDevice.objects.create(
+            user=user, name="演示验证器", confirmed=True
+        )
     return b32encode(device.bin_key).decode("ascii")
 
 

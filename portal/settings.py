@@ -7,6 +7,7 @@ tasks eagerly and the cache is local memory. Same code, other settings.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -97,7 +98,6 @@ INSTALLED_APPS = [
     "import_export",
     "axes",
     "django_otp",
-    "django_otp.plugins.otp_totp",
     "members",
     "services",
 ]
@@ -560,16 +560,38 @@ RETENTION_CHUNK = envint("RETENTION_CHUNK", "1000")
 AUDIT_SHIP_DIR = Path(
     os.getenv("AUDIT_SHIP_DIR", "") or str(PRIVATE_STORAGE_ROOT / "audit-ship")
 )
-# HMAC key of the manifests' hash chain. Its own secret: never the field-encryption
-# key, the blind-index key or SECRET_KEY (checked here). Unset: shipping refuses.
+# Keys of the manifests' HMAC chain, comma-separated `key_id:secret`: the first signs
+# new manifests (which name it in `key_id`), every one verifies, so a rotation puts
+# a new key first and keeps the old ones while their manifests are still checked.
+# AUDIT_SHIP_HMAC_KEY is the key of manifests without a key id (written before key
+# ids existed); while AUDIT_SHIP_HMAC_KEYS is unset it also still signs, without an
+# id. Each its own secret: never the field-encryption key, the blind-index key or
+# SECRET_KEY (checked here). No key at all: shipping refuses.
+AUDIT_SHIP_HMAC_KEYS = envlist("AUDIT_SHIP_HMAC_KEYS")
 AUDIT_SHIP_HMAC_KEY = os.getenv("AUDIT_SHIP_HMAC_KEY", "")
-if AUDIT_SHIP_HMAC_KEY and AUDIT_SHIP_HMAC_KEY in {
+_ship_key_ids: set[str] = set()
+for _item in AUDIT_SHIP_HMAC_KEYS:
+    _key_id, _sep, _secret = _item.partition(":")
+    if not _sep or not _secret or not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", _key_id):
+        raise ImproperlyConfigured(
+            "AUDIT_SHIP_HMAC_KEYS entries look like key_id:secret (id: letters, "
+            "digits, _ . -, at most 32)"
+        )
+    if _key_id in _ship_key_ids:
+        raise ImproperlyConfigured(f"AUDIT_SHIP_HMAC_KEYS: key id {_key_id!r} twice")
+    _ship_key_ids.add(_key_id)
+_reused_secrets = {
     SECRET_KEY,
     BLIND_INDEX_KEY,
     *FIELD_ENCRYPTION_KEYS,
     *(item.split(":", 1)[-1] for item in FIELD_ENCRYPTION_KEYS),
-}:
-    raise ImproperlyConfigured(
-        "AUDIT_SHIP_HMAC_KEY must be its own secret, not SECRET_KEY, "
-        "BLIND_INDEX_KEY or a FIELD_ENCRYPTION_KEYS key."
-    )
+}
+for _name, _secrets in (
+    ("AUDIT_SHIP_HMAC_KEY", [AUDIT_SHIP_HMAC_KEY] if AUDIT_SHIP_HMAC_KEY else []),
+    ("AUDIT_SHIP_HMAC_KEYS", [i.partition(":")[2] for i in AUDIT_SHIP_HMAC_KEYS]),
+):
+    if _reused_secrets.intersection(_secrets):
+        raise ImproperlyConfigured(
+            f"{_name} must be its own secret, not SECRET_KEY, "
+            "BLIND_INDEX_KEY or a FIELD_ENCRYPTION_KEYS key."
+        )

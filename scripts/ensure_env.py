@@ -16,7 +16,9 @@ def generated() -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "FIELD_ENCRYPTION_KEYS": f"dev1:{key}",
         "BLIND_INDEX_KEY": secrets.token_urlsafe(32),
-        "AUDIT_SHIP_HMAC_KEY": secrets.token_urlsafe(32),
+        # Keyed format (manifests name the key). An older .env keeps its
+        # AUDIT_SHIP_HMAC_KEY: it still verifies the manifests written with it.
+        "AUDIT_SHIP_HMAC_KEYS": f"dev1:{secrets.token_urlsafe(32)}",
     }
 
 

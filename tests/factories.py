@@ -92,9 +92,11 @@ def make_staff(*, org: UnionOrg, perms: tuple[str, ...] = (), **extra) -> User:
 
 def make_totp_device(user: User, *, confirmed: bool = True):
     """A TOTP device for a staff member (confirmed: enrolment already done)."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from members.models import StaffTotpDevice
 
-    return TOTPDevice.objects.create(user=user, name="测试验证器", confirmed=confirmed)
+    return StaffTotpDevice.objects.create(
+        user=user, name="测试验证器", confirmed=confirmed
+    )
 
 
 def totp_code(device, *, steps_ahead: int = 0) -> str:
@@ -120,9 +122,10 @@ def login_staff(client, user: User):
     staff session that stopped after the password (it reaches only the TOTP
     step). Returns the user's confirmed TOTP device (created if missing)."""
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    from members.models import StaffTotpDevice
+
+    device = StaffTotpDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
         device = make_totp_device(user)
     client.force_login(user)

@@ -13,7 +13,9 @@ os.environ.setdefault(
     "FIELD_ENCRYPTION_KEYS", "test1:" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
 )
 os.environ.setdefault("BLIND_INDEX_KEY", "test-only-blind-index-key")
+# Legacy (manifests without a key id) and the keyed ring: t1 signs.
 os.environ.setdefault("AUDIT_SHIP_HMAC_KEY", "test-only-audit-ship-key")
+os.environ.setdefault("AUDIT_SHIP_HMAC_KEYS", "t1:test-only-audit-ship-key-t1")
 
 from portal.settings import *  # noqa: E402,F403
 from portal.settings import DATABASES, REDIS_URL  # noqa: E402

@@ -10,10 +10,14 @@ For each Asia/Shanghai calendar day D, `AUDIT_SHIP_DIR` gets two files:
   empty file: every day has its link in the chain.
 * `audit-D.manifest.json`: one JSON line with the day, its bounds, the row count,
   first/last id, the SHA-256 of the .jsonl bytes, `prev` (the previous day's
-  `hmac`; 64 zeros for the first day shipped) and `hmac`: HMAC-SHA256 with
-  `AUDIT_SHIP_HMAC_KEY` over the other fields (canonical JSON). Editing or
-  deleting a line changes the SHA-256; fixing the SHA-256 needs the key for the
-  HMAC; deleting or replacing a whole day breaks the next day's `prev`.
+  `hmac`; 64 zeros for the first day shipped), `key_id` and `hmac`:
+  HMAC-SHA256 over the other fields (canonical JSON) with the key `key_id` names
+  in AUDIT_SHIP_HMAC_KEYS (the first one signs, all verify: keys rotate without
+  breaking the chain). A manifest without `key_id` (format 1, written before key
+  ids existed, or while only the legacy setting is configured) is signed with
+  AUDIT_SHIP_HMAC_KEY. Editing or deleting a line changes the SHA-256; fixing the
+  SHA-256 needs a key for the HMAC; deleting or replacing a whole day breaks the
+  next day's `prev`.
 
 Both files are deterministic functions of the rows, so shipping a day twice
 writes the same bytes. Each file is written to a temporary name in the same
@@ -26,7 +30,12 @@ after shipping, or the store was edited).
 
 The chain starts at the first day shipped: the day of the oldest audit row on a
 first run, else the day after the newest manifest. `ship_through(day)` ships
-every missing day up to `day` in order, so a night the beat missed is caught up.
+every missing day up to `day` in order, so a night the beat missed is caught up,
+and then re-checks the day the previous run shipped against the database: a row
+of that day whose transaction committed after the copy was made is missing from
+it. Such rows are reported, never silently left out: an error log line, one
+`audit_ship_late_rows` audit row naming them (so the next day's copy records
+them), and `ShipLateRows` once the new days are shipped (the task fails).
 """
 
 from __future__ import annotations
@@ -55,7 +64,9 @@ log = logging.getLogger(__name__)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 GENESIS = "0" * 64
-FORMAT = 1
+FORMAT_LEGACY = 1  # no key id: signed with AUDIT_SHIP_HMAC_KEY
+FORMAT = 2  # `key_id` names the AUDIT_SHIP_HMAC_KEYS entry that signed it
+LATE_ROWS_ACTION = "audit_ship_late_rows"
 _CHUNK = 5000
 _COLUMNS = (
     "id",
@@ -87,6 +98,18 @@ class ChainGap(ShipError):
     """The previous day is not shipped, so this day cannot be linked."""
 
 
+class UnknownShipKey(ShipError):
+    """A manifest names a key that is not configured (or, without a key id, the
+    legacy AUDIT_SHIP_HMAC_KEY is not set)."""
+
+
+class ShipLateRows(ShipMismatch):
+    """The re-check of the previously shipped day found rows the copy lacks.
+    `results`: the days `ship_through` shipped before it found them."""
+
+    results: list = []
+
+
 @dataclass(frozen=True)
 class ShipResult:
     day: date
@@ -111,13 +134,42 @@ def ship_dir() -> Path:
     return Path(settings.AUDIT_SHIP_DIR)
 
 
-def _key() -> bytes:
-    key = settings.AUDIT_SHIP_HMAC_KEY
-    if not key:
-        raise ImproperlyConfigured(
-            "AUDIT_SHIP_HMAC_KEY is not set: the audit log cannot be shipped"
-        )
-    return key.encode()
+def _keyring() -> dict[str, bytes]:
+    ring = {}
+    for item in settings.AUDIT_SHIP_HMAC_KEYS:
+        key_id, _, secret = item.partition(":")
+        ring[key_id] = secret.encode()
+    return ring
+
+
+def signing_key_id() -> str | None:
+    """The id new manifests are signed with: the first AUDIT_SHIP_HMAC_KEYS entry,
+    or None (no id, legacy format) when only AUDIT_SHIP_HMAC_KEY is set."""
+    if settings.AUDIT_SHIP_HMAC_KEYS:
+        return settings.AUDIT_SHIP_HMAC_KEYS[0].partition(":")[0]
+    if settings.AUDIT_SHIP_HMAC_KEY:
+        return None
+    raise ImproperlyConfigured(
+        "AUDIT_SHIP_HMAC_KEYS is not set: the audit log cannot be shipped"
+    )
+
+
+def _key(key_id) -> bytes:
+    if key_id is not None and not isinstance(key_id, str):
+        raise UnknownShipKey(f"manifest key id is not a string: {key_id!r}")
+    if key_id is None:
+        if not settings.AUDIT_SHIP_HMAC_KEY:
+            raise UnknownShipKey(
+                "manifest without key id, and AUDIT_SHIP_HMAC_KEY (the legacy key) "
+                "is not set"
+            )
+        return settings.AUDIT_SHIP_HMAC_KEY.encode()
+    try:
+        return _keyring()[key_id]
+    except KeyError:
+        raise UnknownShipKey(
+            f"manifest signed with key id {key_id!r}, not in AUDIT_SHIP_HMAC_KEYS"
+        ) from None
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -215,10 +267,13 @@ def _write_day(day: date, sink) -> _Digest:
     return digest
 
 
-def manifest_body(day: date, digest: _Digest, prev: str) -> dict:
+def manifest_body(
+    day: date, digest: _Digest, prev: str, key_id: str | None = None
+) -> dict:
+    """The signed fields; `key_id` None = the legacy format (no key id)."""
     start, end = day_bounds(day)
-    return {
-        "format": FORMAT,
+    body = {
+        "format": FORMAT if key_id is not None else FORMAT_LEGACY,
         "day": day.isoformat(),
         "timezone": "Asia/Shanghai",
         "start": start.astimezone(UTC).isoformat(),
@@ -229,6 +284,9 @@ def manifest_body(day: date, digest: _Digest, prev: str) -> dict:
         "sha256": digest.sha.hexdigest(),
         "prev": prev,
     }
+    if key_id is not None:
+        body["key_id"] = key_id
+    return body
 
 
 def _canonical(body: dict) -> bytes:
@@ -236,7 +294,9 @@ def _canonical(body: dict) -> bytes:
 
 
 def sign(body: dict) -> str:
-    return hmac.new(_key(), _canonical(body), hashlib.sha256).hexdigest()
+    """HMAC of the body with the key its `key_id` names (none: the legacy key)."""
+    key = _key(body.get("key_id"))
+    return hmac.new(key, _canonical(body), hashlib.sha256).hexdigest()
 
 
 def _manifest_bytes(body: dict) -> bytes:
@@ -296,7 +356,9 @@ def ship_day(day: date, *, now: datetime | None = None) -> ShipResult:
 
     if existing is not None:
         digest = _write_day(day, None)
-        expected = _manifest_bytes(manifest_body(day, digest, prev))
+        # Recomputed with the key that signed it (an older one after a rotation).
+        key_id = existing.get("key_id")
+        expected = _manifest_bytes(manifest_body(day, digest, prev, key_id))
         on_disk = manifest_path(day).read_bytes()
         data_ok = final.exists() and _file_sha(final) == digest.sha.hexdigest()
         if on_disk != expected or not data_ok:
@@ -306,6 +368,7 @@ def ship_day(day: date, *, now: datetime | None = None) -> ShipResult:
             )
         return ShipResult(day=day, rows=digest.rows, written=False)
 
+    key_id = signing_key_id()  # before writing: no key, no files
     tmp = _temp_in(directory, final.name)
     try:
         with tmp:
@@ -316,7 +379,7 @@ def ship_day(day: date, *, now: datetime | None = None) -> ShipResult:
     except BaseException:
         Path(tmp.name).unlink(missing_ok=True)
         raise
-    body = manifest_body(day, digest, prev)
+    body = manifest_body(day, digest, prev, key_id)
     tmp = _temp_in(directory, manifest_path(day).name)
     try:
         with tmp:
@@ -350,9 +413,86 @@ def days_to_ship(through: date) -> list[date]:
 
 
 def ship_through(through: date | None = None, *, now=None) -> list[ShipResult]:
-    """Ship every missing day up to `through` (default: yesterday), in order."""
+    """Ship every missing day up to `through` (default: yesterday), in order;
+    then re-check the newest day shipped before them (the previous run's) and
+    raise `ShipLateRows` if the database now has rows of it the copy lacks."""
     through = through or last_closed_day(now)
-    return [ship_day(day, now=now) for day in days_to_ship(through)]
+    days = days_to_ship(through)
+    recheck = max((d for d in shipped_days() if d < days[0]), default=None)
+    results = [ship_day(day, now=now) for day in days]
+    if recheck is not None:
+        try:
+            recheck_shipped_day(recheck)
+        except ShipLateRows as exc:
+            exc.results = results  # shipped all the same (the command lists them)
+            raise
+    return results
+
+
+def recheck_shipped_day(day: date) -> None:
+    """Compare a shipped day with the database again. If they differ, report it:
+    an error log line and one `audit_ship_late_rows` audit row (ids of the rows
+    the copy lacks, at most 100, and counts; not written twice for the same
+    finding), then raise `ShipLateRows`. The files are never rewritten."""
+    from members.audit import audit_record
+
+    manifest = read_manifest(day)
+    digest = _write_day(day, None)
+    if manifest is not None and (digest.sha.hexdigest(), digest.rows) == (
+        manifest.get("sha256"),
+        manifest.get("rows"),
+    ):
+        return
+    start, end = day_bounds(day)
+    in_database = set(
+        AuditLog.objects.filter(created_at__gte=start, created_at__lt=end).values_list(
+            "pk", flat=True
+        )
+    )
+    late = sorted(in_database - set(_shipped_ids(day)))
+    detail = {
+        "day": day.isoformat(),
+        "late_count": len(late),
+        "late_ids": late[:100],
+        "shipped_rows": manifest.get("rows") if manifest else None,
+        "database_rows": digest.rows,
+    }
+    log.error("audit rows missing from the shipped copy", extra=detail)
+    already = AuditLog.objects.filter(
+        action=LATE_ROWS_ACTION,
+        object_id=day.isoformat(),
+        detail__late_count=len(late),
+        detail__database_rows=digest.rows,
+    )
+    if not already.exists():
+        audit_record(
+            action=LATE_ROWS_ACTION,
+            object_type="audit_ship_day",
+            object_id=day.isoformat(),
+            outcome=AuditLog.Outcome.FAILURE,
+            detail=detail,
+        )
+    raise ShipLateRows(
+        f"{day}: the database has {digest.rows} row(s), the shipped copy "
+        f"{detail['shipped_rows']}; {len(late)} row(s) not in the copy "
+        f"(ids {late[:20]}); recorded as {LATE_ROWS_ACTION} "
+        "(run `manage.py audit_ship --verify`)"
+    )
+
+
+def _shipped_ids(day: date) -> list[int]:
+    """Ids in the day's shipped file (unreadable lines are skipped)."""
+    ids = []
+    try:
+        with data_path(day).open("rb") as handle:
+            for line in handle:
+                try:
+                    ids.append(int(json.loads(line)["id"]))
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except FileNotFoundError:
+        pass
+    return ids
 
 
 # --- verifying ---------------------------------------------------------------------
@@ -381,8 +521,13 @@ def verify_day(day: date, *, against_database: bool = True) -> DayCheck:
         check.problems.append("manifest missing")
         return check
     body = {k: v for k, v in manifest.items() if k != "hmac"}
-    if not hmac.compare_digest(str(manifest.get("hmac", "")), sign(body)):
-        check.problems.append("manifest signature invalid")
+    try:
+        signature = sign(body)
+    except UnknownShipKey as exc:
+        check.problems.append(f"signature not checked: {exc}")
+    else:
+        if not hmac.compare_digest(str(manifest.get("hmac", "")), signature):
+            check.problems.append("manifest signature invalid")
     path = data_path(day)
     if not path.exists():
         check.problems.append("data file missing")

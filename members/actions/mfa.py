@@ -1,8 +1,9 @@
 """Staff TOTP devices (django-otp): enrolment, verification, reset (security.md AU4).
 
 Every staff login ends with a TOTP code. A staff member without a confirmed device
-enrols first: an unconfirmed `TOTPDevice` is created once (its secret shown as a QR
-code and in base32) and confirmed by the first right code. Wrong codes back off
+enrols first: an unconfirmed `StaffTotpDevice` (secret encrypted at rest) is created
+once (its secret shown as a QR code and in base32) and confirmed by the first right
+code. Wrong codes back off
 per device (django-otp's `ThrottlingMixin`, `OTP_TOTP_THROTTLE_FACTOR`) and each
 one is audited; the failure count and its audit row are committed, so the
 functions here report wrong codes as a result instead of raising.
@@ -15,11 +16,10 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from members.audit import audit_record
 from members.mfa import user_otp_verified
-from members.models import AuditLog, User
+from members.models import AuditLog, StaffTotpDevice, User
 
 DEVICE_NAME = "身份验证器"
 
@@ -34,14 +34,14 @@ class OtpOutcome(enum.StrEnum):
 @dataclass(frozen=True)
 class OtpCheck:
     outcome: OtpOutcome
-    device: TOTPDevice | None = None
+    device: StaffTotpDevice | None = None
 
 
 def _audit(
     *,
     action: str,
     user: User,
-    device: TOTPDevice | None,
+    device: StaffTotpDevice | None,
     outcome: str = AuditLog.Outcome.SUCCESS,
     detail: dict | None = None,
     actor: User | None = None,
@@ -57,17 +57,21 @@ def _audit(
 
 
 @transaction.atomic
-def staff_totp_enrollment_start(*, user: User) -> TOTPDevice:
+def staff_totp_enrollment_start(*, user: User) -> StaffTotpDevice:
     """The user's unconfirmed device, created (and audited) on first use, so the
     QR code stays the same across reloads of the enrolment page."""
     User.objects.select_for_update().filter(pk=user.pk).first()
     device = (
-        TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+        StaffTotpDevice.objects.filter(user=user, confirmed=False)
+        .order_by("-id")
+        .first()
     )
     if device is None:
-        # TOTPDevice.confirmed defaults to True: a device must be created
+        # StaffTotpDevice.confirmed defaults to True: a device must be created
         # unconfirmed, or it would count before the user proved they hold it.
-        device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+        device = StaffTotpDevice.objects.create(
+            user=user, name=DEVICE_NAME, confirmed=False
+        )
         _audit(action="staff_otp_device_create", user=user, device=device)
     return device
 
@@ -78,7 +82,7 @@ def staff_totp_check(*, user: User, token: str, enrolling: bool = False) -> OtpC
     against the unconfirmed one (a right code confirms it and drops any other
     device). The device row is locked, so parallel guesses count one by one."""
     device = (
-        TOTPDevice.objects.select_for_update()
+        StaffTotpDevice.objects.select_for_update()
         .filter(user=user, confirmed=not enrolling)
         .order_by("-id")
         .first()
@@ -114,7 +118,7 @@ def staff_totp_check(*, user: User, token: str, enrolling: bool = False) -> OtpC
     if enrolling:
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        StaffTotpDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     _audit(action=action, user=user, device=device)
     return OtpCheck(OtpOutcome.VERIFIED, device)
 
@@ -134,7 +138,7 @@ def staff_totp_reset(*, actor: User, user: User) -> int:
         )
         raise PermissionDenied("只有系统管理员可以重置两步验证设备。")
     with transaction.atomic():
-        count, _ = TOTPDevice.objects.filter(user=user).delete()
+        count, _ = StaffTotpDevice.objects.filter(user=user).delete()
         _audit(
             action="staff_otp_reset",
             user=user,

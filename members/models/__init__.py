@@ -33,6 +33,7 @@ from .people import (
     PlatformRider,
 )
 from .regions import RegionCode
+from .totp import StaffTotpDevice
 
 __all__ = [
     "ANONYMISED_NAME",
@@ -51,6 +52,7 @@ __all__ = [
     "PlatformApiUsage",
     "OtpPurpose",
     "RegionCode",
+    "StaffTotpDevice",
     "AuditLog",
     "EmploymentCategory",
     "Member",

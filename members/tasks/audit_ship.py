@@ -3,9 +3,12 @@
 Idempotent: a shipped day is recomputed and compared, never rewritten, and every
 file is written under a temporary name and renamed, so a second delivery (or
 two at once) leaves the same bytes. A missed night is caught up by the next run
-(every missing day up to yesterday, in order). Only transient database errors
-are retried; anything else (store not mounted, a day that no longer matches)
-fails the task loudly and the next run tries again.
+(every missing day up to yesterday, in order), and each run re-checks the day
+the previous run shipped (rows committed after it was copied fail the task with
+`ShipLateRows` once the new days are shipped, and leave an audit row naming
+them). Only transient database errors are retried; anything else (store not
+mounted, a day that no longer matches) fails the task loudly and the next run
+tries again.
 """
 
 from __future__ import annotations

@@ -78,8 +78,8 @@ def login_as(phone_page, live_server):
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from members.models import StaffTotpDevice
     from members.worker_mfa import STEP_UP_KEY
     from tests.factories import make_totp_device
 
@@ -89,7 +89,7 @@ def login_as(phone_page, live_server):
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         if totp_verified:
-            device = TOTPDevice.objects.filter(
+            device = StaffTotpDevice.objects.filter(
                 user=user, confirmed=True
             ).first() or make_totp_device(user)
             session[DEVICE_ID_SESSION_KEY] = device.persistent_id

@@ -373,14 +373,127 @@ def test_an_action_that_shows_a_form_first_is_audited_only_when_it_completes(
     assert first.status_code == 200  # the reason form
     assert not AuditLog.objects.filter(action="admin_action").exists()
 
+    before = AuditLog.objects.count()
     done = client.post(url, {**selection, "apply": "1", "reason": "材料不全"})
 
     assert done.status_code == 302
     application.refresh_from_db()
     assert application.status == ApplicationStatus.REJECTED
-    row = _only_row("admin_action")
+    # one row for the completed action: its own, no generic admin_action copy
+    assert AuditLog.objects.count() == before + 1
+    row = _only_row("membership_application_reject")
     assert row.object_id == str(application.pk)
-    assert row.detail["name"] == "reject_selected"
-    assert "材料不全" not in json.dumps(row.detail, ensure_ascii=False)
-    # the action's own row is still there
-    assert AuditLog.objects.filter(action="membership_application_reject").exists()
+    assert row.request_id == done["X-Request-ID"]
+    assert not AuditLog.objects.filter(action="admin_action").exists()
+
+
+# --- one row per admin action --------------------------------------------------------
+
+
+def test_our_actions_write_only_their_specific_rows(client, sz_tree):
+    """approve (a row per application) and station verify (one summary row for
+    the selection) write exactly their own rows: never an admin_action row as
+    well."""
+    from services.models import Station
+    from tests.members.factories import submit_application
+    from tests.services.stations_factories import make_station
+
+    admin_user = _admin(sz_tree)
+    login_staff(client, admin_user)
+    apps_ = [
+        submit_application(name="赵一", residence_county="440305"),
+        submit_application(name="钱二", residence_county="440305"),
+    ]
+    stations = [make_station(name="驿站一"), make_station(name="驿站二")]
+    cases = [
+        (
+            "/admin/members/membershipapplication/",
+            "approve_selected",
+            [a.pk for a in apps_],
+            {"membership_application_approve": 2},
+        ),
+        (
+            "/admin/services/station/",
+            "mark_verified",
+            [s.pk for s in stations],
+            {"station.verify": 1},
+        ),
+    ]
+    for url, name, ids, expected in cases:
+        start = AuditLog.objects.order_by("-id").values_list("id", flat=True).first()
+        response = client.post(url, {"action": name, "_selected_action": ids})
+        assert response.status_code == 302, (name, response.status_code)
+        written = AuditLog.objects.filter(id__gt=start or 0)
+        counts: dict[str, int] = {}
+        for row in written:
+            counts[row.action] = counts.get(row.action, 0) + 1
+        assert counts == expected, (name, counts)
+    assert not AuditLog.objects.filter(action="admin_action").exists()
+    assert all(
+        s.last_verified_at
+        for s in Station.objects.filter(pk__in=[s.pk for s in stations])
+    )
+
+
+def test_our_action_that_audits_nothing_gets_the_generic_row(client, sz_tree):
+    """Revoking keys: a key revoked here gets its own row only; an action run
+    that wrote no row of its own (every selected key was revoked already) still
+    leaves one admin_action row per selected key."""
+    from members.actions.api_keys import platform_key_issue, platform_key_revoke
+    from tests.factories import make_platform
+
+    platform = make_platform(code="p-audit")
+    live = platform_key_issue(platform_code=platform.code).key
+    gone = platform_key_issue(platform_code=platform.code).key
+    platform_key_revoke(key=gone)
+    login_staff(client, _admin(sz_tree))
+    url = "/admin/members/platformapikey/"
+    start = AuditLog.objects.order_by("-id").values_list("id", flat=True).first()
+
+    client.post(
+        url, {"action": "revoke_selected", "_selected_action": [live.pk, gone.pk]}
+    )
+
+    rows = list(AuditLog.objects.filter(id__gt=start))
+    assert [(r.action, r.object_id) for r in rows] == [
+        ("platform_key_revoke", str(live.pk))
+    ]
+
+    start = rows[-1].id
+    client.post(url, {"action": "revoke_selected", "_selected_action": [gone.pk]})
+
+    rows = list(AuditLog.objects.filter(id__gt=start))
+    assert [(r.action, r.object_id, r.detail["name"]) for r in rows] == [
+        ("admin_action", str(gone.pk), "revoke_selected")
+    ]
+
+
+def test_an_own_row_rolled_back_does_not_count(sz_tree, rf):
+    """An action whose own audit row was rolled back (it failed inside its
+    transaction and the action caught the error) still gets the generic row."""
+    from django.db import transaction
+
+    from members.admin_audit import _audited_action
+    from members.audit import audit_record
+    from tests.factories import make_platform
+
+    admin_user = _admin(sz_tree)
+    platform = make_platform(code="p-rollback")
+
+    def failing(modeladmin, request, queryset):
+        try:
+            with transaction.atomic():
+                audit_record(action="made_up", object_type="platform", object_id=1)
+                raise RuntimeError("boom")
+        except RuntimeError:
+            pass
+
+    request = rf.post("/admin/members/platform/")
+    request.user = admin_user
+    modeladmin = admin.site._registry[Platform]
+    wrapped = _audited_action(failing, "failing")
+
+    assert wrapped(modeladmin, request, Platform.objects.filter(pk=platform.pk)) is None
+    assert not AuditLog.objects.filter(action="made_up").exists()
+    row = _only_row("admin_action")
+    assert (row.object_id, row.detail["name"]) == (str(platform.pk), "failing")

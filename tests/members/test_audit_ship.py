@@ -23,6 +23,7 @@ from members.actions.audit_ship import (
     GENESIS,
     ChainGap,
     ShipError,
+    ShipLateRows,
     ShipMismatch,
     data_path,
     manifest_path,
@@ -40,7 +41,8 @@ from tests.test_pii_leak_scan import leaks
 SH = ZoneInfo("Asia/Shanghai")
 D = date(2026, 11, 20)
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=SH)
-KEY = b"test-only-audit-ship-key"
+KEY = b"test-only-audit-ship-key-t1"  # AUDIT_SHIP_HMAC_KEYS "t1" (tests/settings)
+LEGACY_KEY = b"test-only-audit-ship-key"  # AUDIT_SHIP_HMAC_KEY
 
 
 @pytest.fixture
@@ -112,7 +114,8 @@ def test_a_frozen_day_is_written_as_expected_with_digest_and_signed_chain(store)
     manifest = read_manifest(D)
     previous = read_manifest(D - timedelta(days=1))
     body = {
-        "format": 1,
+        "format": 2,
+        "key_id": "t1",
         "day": "2026-11-20",
         "timezone": "Asia/Shanghai",
         "start": "2026-11-19T16:00:00+00:00",
@@ -337,6 +340,192 @@ def test_verify_detects_a_deleted_day_and_a_broken_chain(shipped_three_days):
     ]
 
 
+# --- key rotation --------------------------------------------------------------------
+
+
+def _signed_with(manifest: dict, key: bytes) -> bool:
+    body = {k: v for k, v in manifest.items() if k != "hmac"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return manifest["hmac"] == hmac.new(key, canonical, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.django_db
+def test_a_new_key_signs_the_next_day_and_the_old_one_still_verifies(store, settings):
+    # given: two days shipped under t1
+    for day in (19, 20, 21):
+        row_at(datetime(2026, 11, day, 12, tzinfo=SH))
+    ship_through(D, now=NOW)
+    # when: t2 goes first (t1 kept to verify) and the next day ships
+    settings.AUDIT_SHIP_HMAC_KEYS = [
+        "t2:a-new-audit-ship-key",
+        *settings.AUDIT_SHIP_HMAC_KEYS,
+    ]
+    results = ship_through(date(2026, 11, 21), now=NOW)
+    # then: the new day names t2 and is signed with it; the chain runs on
+    new = read_manifest(date(2026, 11, 21))
+    assert [(r.day, r.written) for r in results] == [(date(2026, 11, 21), True)]
+    assert (new["format"], new["key_id"]) == (2, "t2")
+    assert _signed_with(new, b"a-new-audit-ship-key")
+    assert new["prev"] == read_manifest(D)["hmac"]
+    assert read_manifest(D)["key_id"] == "t1" and _signed_with(read_manifest(D), KEY)
+    assert all(c.ok for c in verify_range(date(2026, 11, 19), date(2026, 11, 21)))
+    # and: re-running recomputes the t1 days with t1 (no false mismatch)
+    assert not ship_day(D, now=NOW).written
+    # and: an edit of a t1 day is still found (digest), and fixing the manifest
+    # up with the current key does not pass (its key_id names t1)
+    path = data_path(D)
+    unlock(path)
+    path.write_bytes(path.read_bytes().replace(b'"test_event"', b'"test_evenT"', 1))
+    assert verify_day(D, against_database=False).problems == [
+        "data file digest differs from manifest"
+    ]
+    body = {k: v for k, v in read_manifest(D).items() if k != "hmac"}
+    body["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    forged = {
+        **body,
+        "hmac": hmac.new(
+            b"a-new-audit-ship-key",
+            json.dumps(body, sort_keys=True, separators=(",", ":")).encode(),
+            hashlib.sha256,
+        ).hexdigest(),
+    }
+    unlock(manifest_path(D))
+    manifest_path(D).write_text(json.dumps(forged))
+    assert (
+        verify_day(D, against_database=False).problems[0]
+        == "manifest signature invalid"
+    )
+
+
+@pytest.mark.django_db
+def test_a_key_taken_out_of_the_ring_is_reported_not_a_crash(store, settings):
+    row_at(datetime(2026, 11, 20, 12, tzinfo=SH))
+    ship_through(D, now=NOW)
+    settings.AUDIT_SHIP_HMAC_KEYS = ["t2:a-new-audit-ship-key"]
+
+    assert verify_day(D).problems == [
+        "signature not checked: manifest signed with key id 't1', "
+        "not in AUDIT_SHIP_HMAC_KEYS"
+    ]
+    with pytest.raises(ShipError, match="'t1'"):
+        ship_day(D, now=NOW)  # cannot recompute the day's manifest without t1
+    manifest = read_manifest(D)
+    for bad in (["t1"], {"id": "t1"}, 7):
+        unlock(manifest_path(D))
+        manifest_path(D).write_text(json.dumps({**manifest, "key_id": bad}))
+        assert verify_day(D, against_database=False).problems == [
+            f"signature not checked: manifest key id is not a string: {bad!r}"
+        ]
+
+
+@pytest.mark.django_db
+def test_legacy_manifests_without_key_id_verify_with_the_legacy_key(store, settings):
+    # given: days shipped before key ids existed (only AUDIT_SHIP_HMAC_KEY set)
+    for day in (19, 20, 21):
+        row_at(datetime(2026, 11, day, 12, tzinfo=SH))
+    settings.AUDIT_SHIP_HMAC_KEYS = []
+    ship_through(D, now=NOW)
+    legacy = read_manifest(D)
+    assert "key_id" not in legacy and legacy["format"] == 1
+    assert _signed_with(legacy, LEGACY_KEY)
+    # when: keys with ids are configured and the next day ships
+    settings.AUDIT_SHIP_HMAC_KEYS = ["t1:test-only-audit-ship-key-t1"]
+    ship_through(date(2026, 11, 21), now=NOW)
+    # then: the new day is keyed and linked to the legacy one; all verify
+    assert read_manifest(date(2026, 11, 21))["key_id"] == "t1"
+    assert read_manifest(date(2026, 11, 21))["prev"] == legacy["hmac"]
+    assert all(c.ok for c in verify_range(date(2026, 11, 19), date(2026, 11, 21)))
+    assert not ship_day(D, now=NOW).written  # recomputed in the legacy format
+    # and: a legacy manifest fixed up with the keyed key fails
+    body = {k: v for k, v in legacy.items() if k != "hmac"}
+    body["rows"] = 2
+    unlock(manifest_path(D))
+    manifest_path(D).write_text(
+        json.dumps({**body, "hmac": sign({**body, "key_id": "t1"})})
+    )
+    assert "manifest signature invalid" in verify_day(D).problems
+    # and: without the legacy key only the legacy days go unchecked (reported)
+    settings.AUDIT_SHIP_HMAC_KEY = ""
+    assert verify_day(date(2026, 11, 19)).problems == [
+        "signature not checked: manifest without key id, and AUDIT_SHIP_HMAC_KEY "
+        "(the legacy key) is not set"
+    ]
+    assert verify_day(date(2026, 11, 21)).problems == [
+        "chain broken: prev is not the previous day's hmac"  # 11-20 was replaced
+    ]
+
+
+@pytest.mark.django_db
+def test_no_key_at_all_refuses_before_writing(store, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    row_at(datetime(2026, 11, 20, 12, tzinfo=SH))
+    settings.AUDIT_SHIP_HMAC_KEYS = []
+    settings.AUDIT_SHIP_HMAC_KEY = ""
+
+    with pytest.raises(ImproperlyConfigured, match="AUDIT_SHIP_HMAC_KEYS"):
+        ship_through(D, now=NOW)
+    assert not store.exists() or not list(store.iterdir())
+
+
+# --- the previous day is re-checked ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_row_committed_after_its_day_was_shipped_is_reported_next_night(
+    store, caplog
+):
+    # given: 11-20 shipped at 00:30 on 11-21, then a transaction that began
+    # before midnight commits a row dated 11-20
+    row_at(datetime(2026, 11, 20, 8, tzinfo=SH))
+    row_at(datetime(2026, 11, 21, 8, tzinfo=SH))
+    ship_through(D, now=NOW)
+    late = row_at(datetime(2026, 11, 20, 23, 59, 59, tzinfo=SH))
+    # when: the next night's run ships 11-21
+    with pytest.raises(ShipLateRows, match=f"ids \\[{late.pk}\\]") as raised:
+        ship_through(date(2026, 11, 21), now=NOW)
+    # then: 11-21 is shipped all the same; 11-20's files are untouched; the late
+    # row is named in an error log line and in one audit row
+    assert [r.day for r in raised.value.results] == [date(2026, 11, 21)]
+    assert verify_day(date(2026, 11, 21)).ok
+    assert late.pk not in ids_in(D)
+    assert verify_day(D).problems == ["database rows differ from the shipped file"]
+    report = AuditLog.objects.get(action="audit_ship_late_rows")
+    assert (report.object_id, report.outcome) == ("2026-11-20", "failure")
+    assert report.detail == {
+        "day": "2026-11-20",
+        "late_count": 1,
+        "late_ids": [late.pk],
+        "shipped_rows": 1,
+        "database_rows": 2,
+    }
+    assert any(
+        r.levelname == "ERROR" and "missing from the shipped copy" in r.getMessage()
+        for r in caplog.records
+    )
+    # and: a second delivery reports again but writes no second audit row
+    with pytest.raises(ShipLateRows):
+        ship_through(date(2026, 11, 21), now=NOW)
+    assert AuditLog.objects.filter(action="audit_ship_late_rows").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_daily_command_lists_what_it_shipped_and_fails_on_late_rows(store, capsys):
+    row_at(datetime(2026, 11, 20, 8, tzinfo=SH))
+    ship_through(D, now=NOW)
+    row_at(datetime(2026, 11, 20, 9, tzinfo=SH))  # late
+
+    with pytest.raises(CommandError, match="1 row\\(s\\) not in the copy"):
+        call_command("audit_ship", "--to", "2026-11-21")  # the daily run's path
+
+    assert "2026-11-21\t0 row(s)\twritten" in capsys.readouterr().out
+    assert verify_day(date(2026, 11, 21)).ok
+    # every run reports it again; the audit row is written once
+    with pytest.raises(CommandError, match="not in the copy"):
+        call_command("audit_ship", "--date", "2026-11-21")
+    assert AuditLog.objects.filter(action="audit_ship_late_rows").count() == 1
+
+
 # --- the command, the schedule, the settings ---------------------------------
 
 
@@ -396,7 +585,7 @@ def test_beat_entry_and_task_are_registered():
     assert "members.tasks.audit_ship" in app.tasks
 
 
-def test_settings_refuse_the_field_keys_as_the_ship_key():
+def test_settings_refuse_reused_or_malformed_ship_keys():
     root = Path(__file__).resolve().parents[2]
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
@@ -417,6 +606,23 @@ def test_settings_refuse_the_field_keys_as_the_ship_key():
         )
         assert result.returncode != 0
         assert "AUDIT_SHIP_HMAC_KEY must be its own secret" in result.stderr
+    for keys, message in (
+        ("k1:" + "A" * 43, "AUDIT_SHIP_HMAC_KEYS must be its own secret"),
+        ("t1:x,t2:" + "b" * 40, "AUDIT_SHIP_HMAC_KEYS must be its own secret"),
+        ("no-secret", "entries look like key_id:secret"),
+        ("bad id:secret", "entries look like key_id:secret"),
+        ("a:one,a:two", "key id 'a' twice"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()"],
+            cwd=root,
+            env={**env, "AUDIT_SHIP_HMAC_KEYS": keys},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode != 0, keys
+        assert message in result.stderr, (keys, result.stderr[-300:])
 
 
 # --- a real worker -------------------------------------------------------------

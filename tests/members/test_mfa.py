@@ -14,11 +14,10 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from members.actions.mfa import OtpOutcome, staff_totp_check, staff_totp_reset
 from members.actions.people import member_sensitive_reveal
-from members.models import AuditLog
+from members.models import AuditLog, StaffTotpDevice
 from tests.factories import (
     login_staff,
     make_member,
@@ -186,7 +185,7 @@ def test_anonymous_and_workers_cannot_use_the_otp_step(client, worker_user):
     assert client.get(OTP_URL)["Location"].startswith("/admin/login/")
     client.force_login(worker_user)
     assert client.get(SETUP_URL)["Location"].startswith("/admin/login/")
-    assert not TOTPDevice.objects.exists()
+    assert not StaffTotpDevice.objects.exists()
 
 
 # --- enrolment --------------------------------------------------------------------
@@ -223,7 +222,7 @@ def test_enrolment_end_to_end(client, reviewer_nanshan):
     # then: the device is confirmed, the session verified, and both steps audited
     assert done.status_code == 302
     assert client.get("/admin/").status_code == 200
-    device = TOTPDevice.objects.get(user=reviewer_nanshan)
+    device = StaffTotpDevice.objects.get(user=reviewer_nanshan)
     assert device.confirmed
     assert [r.outcome for r in _audits("staff_otp_device_create")] == ["success"]
     assert [r.outcome for r in _audits("staff_otp_device_confirm")] == ["success"]
@@ -239,7 +238,7 @@ def test_enrolment_refuses_a_wrong_code(client, reviewer_nanshan):
     response = client.post(SETUP_URL, {"token": wrong})
 
     assert response.status_code == 400
-    assert not TOTPDevice.objects.filter(confirmed=True).exists()
+    assert not StaffTotpDevice.objects.filter(confirmed=True).exists()
     assert client.get("/admin/").status_code == 302
     [row] = _audits("staff_otp_device_confirm")
     assert row.outcome == AuditLog.Outcome.FAILURE
@@ -252,7 +251,7 @@ def test_staff_with_a_device_cannot_enrol_another(client, reviewer_nanshan):
     response = client.get(SETUP_URL)
 
     assert response["Location"].startswith(OTP_URL)
-    assert TOTPDevice.objects.filter(user=reviewer_nanshan).count() == 1
+    assert StaffTotpDevice.objects.filter(user=reviewer_nanshan).count() == 1
 
 
 # --- API and reveal ---------------------------------------------------------------
@@ -322,8 +321,8 @@ def test_superuser_resets_a_staff_device_and_it_is_audited(client, reviewer_nans
     )
 
     assert response.status_code == 302
-    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
-    assert TOTPDevice.objects.filter(user=admin).exists()
+    assert not StaffTotpDevice.objects.filter(pk=device.pk).exists()
+    assert StaffTotpDevice.objects.filter(user=admin).exists()
     [row] = _audits("staff_otp_reset")
     assert (row.actor, row.object_id, row.outcome) == (
         admin,
@@ -352,7 +351,7 @@ def test_only_superusers_may_reset(client, city_reviewer, reviewer_nanshan):
 
     assert page.status_code == 200
     assert "reset_totp" not in page.content.decode()
-    assert TOTPDevice.objects.filter(user=reviewer_nanshan).exists()
+    assert StaffTotpDevice.objects.filter(user=reviewer_nanshan).exists()
     with pytest.raises(PermissionDenied):
         staff_totp_reset(actor=city_reviewer, user=reviewer_nanshan)
     [row] = _audits("staff_otp_reset")
@@ -385,7 +384,7 @@ def test_worker_login_takes_no_totp_step(client, worker):
     assert response.status_code == 302
     assert response["Location"] == reverse("members:me")
     assert client.get(reverse("members:me")).status_code == 200
-    assert not TOTPDevice.objects.exists()
+    assert not StaffTotpDevice.objects.exists()
 
 
 def test_demo_totp_refuses_without_debug(reviewer_nanshan, settings):
@@ -422,7 +421,7 @@ def test_seed_demo_gives_staff_a_device_and_prints_how_to_get_a_code(
     staff = User.objects.filter(is_staff=True)
     assert staff.filter(username="demo_admin").exists()
     for user in staff:
-        device = TOTPDevice.objects.get(user=user, confirmed=True)
+        device = StaffTotpDevice.objects.get(user=user, confirmed=True)
         assert b32encode(device.bin_key).decode() in out
 
 

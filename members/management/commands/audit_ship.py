@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from members.actions.audit_ship import (
     ShipError,
+    ShipLateRows,
     last_closed_day,
     ship_day,
     ship_dir,
@@ -68,7 +69,14 @@ class Command(BaseCommand):
                 for n in range((last - first).days + 1)
             ]
         else:
-            results = ship_through(last)
+            try:
+                results = ship_through(last)
+            except ShipLateRows as exc:
+                self._report(exc.results)
+                raise
+        self._report(results)
+
+    def _report(self, results) -> None:
         for r in results:
             state = "written" if r.written else "already shipped, unchanged"
             self.stdout.write(f"{r.day}\t{r.rows} row(s)\t{state}")

@@ -17,7 +17,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         from django_otp.oath import TOTP
-        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from members.models import StaffTotpDevice
 
         if not settings.DEBUG:
             raise CommandError(
@@ -25,7 +26,7 @@ class Command(BaseCommand):
                 "would make the second factor worthless."
             )
         device = (
-            TOTPDevice.objects.filter(
+            StaffTotpDevice.objects.filter(
                 user__username=options["username"], confirmed=True
             )
             .order_by("-id")

@@ -85,14 +85,12 @@ class Command(BaseCommand):
 
     def _print_totp(self, logins: list[DemoLogin]) -> None:
         """Staff logins end with a TOTP code (security.md AU4)."""
-        from django_otp.plugins.otp_totp.models import TOTPDevice
-
         from members.demo import demo_totp_secret
-        from members.models import User
+        from members.models import StaffTotpDevice, User
 
         usernames = list(dict.fromkeys(item.login for item in logins))
         staff = User.objects.filter(username__in=usernames, is_staff=True)
-        staff = [u for u in staff if TOTPDevice.objects.filter(user=u).exists()]
+        staff = [u for u in staff if StaffTotpDevice.objects.filter(user=u).exists()]
         if not staff:
             return
         self.stdout.write("")

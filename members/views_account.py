@@ -80,7 +80,9 @@ def password_forgot(request: HttpRequest) -> HttpResponse:
     number has an account (AU7); "重置密码" needs the code sent to it, in this
     browser session."""
     if request.user.is_authenticated:
-        return redirect("members:password_change")
+        if needs_sms_factor(request.user):
+            return redirect("members:password_change")
+        return redirect("admin:password_change")
     status = 200
     code_sent = False
     if request.method == "POST":

@@ -346,6 +346,13 @@ def test_signed_in_worker_goes_to_change_password(signed_in):
     assert response.status_code == 302 and response["Location"] == CHANGE_PASSWORD
 
 
+def test_signed_in_staff_goes_to_the_admin_password_change(client):
+    login_staff(client, make_staff(org=make_org()))
+    response = client.get(FORGOT)
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/password_change/"
+
+
 @pytest.mark.parametrize(
     "phone",
     ["", "1" * 10_000, "138\x0012345678", "<script>alert(1)</script>", "12345"],

@@ -248,3 +248,113 @@ class SmsCodeForm(forms.Form):
 
     def clean_code(self) -> str:
         return clean_six_digits(self.cleaned_data["code"])
+
+
+def _new_password_field(label) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+def _optional_code_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("短信验证码"),
+        required=False,
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}
+        ),
+    )
+
+
+def _check_new_password(form: forms.Form, data: dict, first: str, second: str):
+    """Both entries given and equal, and the settings validators pass (AU1);
+    the account-specific validators run again in the action."""
+    from django.contrib.auth.password_validation import validate_password
+
+    password = data.get(first) or ""
+    if not password:
+        form.add_error(first, _("请设置新密码。"))
+    elif password != data.get(second):
+        form.add_error(second, _("两次输入的密码不一致。"))
+    else:
+        try:
+            validate_password(password)
+        except forms.ValidationError as exc:
+            form.add_error(first, exc)
+
+
+def _check_code(form: forms.Form, data: dict) -> None:
+    try:
+        data["code"] = clean_six_digits(data.get("code") or "")
+    except forms.ValidationError as exc:
+        form.add_error("code", exc)
+
+
+class PasswordForgotForm(forms.Form):
+    """Forgot password, phone first: "获取验证码" needs the phone only; "重置密码"
+    needs the phone, the code and the new password twice."""
+
+    phone = PhoneField(help_text=_("注册时使用的手机号。"))
+    code = _optional_code_field()
+    password1 = _new_password_field(_("新密码"))
+    password2 = _new_password_field(_("再次输入新密码"))
+
+    def __init__(self, *args, sending: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sending = sending
+        self.fields["password1"].help_text = _("至少12个字符,可以是一句好记的话。")
+
+    def clean(self):
+        data = super().clean()
+        if self.sending or "phone" not in data:
+            return data
+        _check_code(self, data)
+        _check_new_password(self, data, "password1", "password2")
+        return data
+
+
+class PasswordChangeForm(forms.Form):
+    """The current password and the new one twice (after a fresh SMS code)."""
+
+    old_password = forms.CharField(
+        label=_("当前密码"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(
+            attrs={"autocomplete": "current-password", "autofocus": True}
+        ),
+    )
+    new_password1 = _new_password_field(_("新密码"))
+    new_password2 = _new_password_field(_("再次输入新密码"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].help_text = _("至少12个字符,可以是一句好记的话。")
+
+    def clean(self):
+        data = super().clean()
+        _check_new_password(self, data, "new_password1", "new_password2")
+        return data
+
+
+class PhoneChangeForm(forms.Form):
+    """The new number: "获取验证码" sends a code to it; "确认更换" needs the code."""
+
+    phone = PhoneField(label=_("新手机号"))
+    code = _optional_code_field()
+
+    def __init__(self, *args, sending: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sending = sending
+
+    def clean(self):
+        data = super().clean()
+        if self.sending or "phone" not in data:
+            return data
+        _check_code(self, data)
+        return data

@@ -90,6 +90,20 @@ TEMPLATES: list[NoticeTemplate] = [
         text="会员个人信息请求(编号{request_id},类型{kind})自{opened_on}起已{open_days}天"
         "未处理,请及时处理。",
     ),
+    # Account security (members.actions.account_security): sent to the account
+    # after its password or phone changed, so an owner who did not do it can react.
+    NoticeTemplate(
+        code="account_password_changed",
+        title="账号密码已修改",
+        text="您的工会会员服务账号密码已于{when}修改,其他设备上的登录已退出。"
+        "如非本人操作,请立即通过“忘记密码”重置,并拨打12351。",
+    ),
+    NoticeTemplate(
+        code="account_phone_changed",
+        title="绑定手机号已更换",
+        text="您的工会会员服务账号绑定手机号已于{when}更换为{new}。"
+        "如非本人操作,请立即拨打12351或联系所在工会。",
+    ),
     NoticeTemplate(
         code="notice_generic",
         title="{title}",

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from members import views, views_notifications, views_worker_mfa
+from members import views, views_account, views_notifications, views_worker_mfa
 
 app_name = "members"
 
@@ -10,10 +10,13 @@ urlpatterns = [
     path("login/verify/", views_worker_mfa.login_verify, name="login_verify"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", views.register, name="register"),
+    path("password/forgot/", views_account.password_forgot, name="password_forgot"),
     path("join/", views.join, name="join"),
     path("me/", views.me, name="me"),
     path("me/verify/", views_worker_mfa.step_up, name="step_up"),
     path("me/card/", views.card, name="card"),
+    path("me/password/", views_account.password_change, name="password_change"),
+    path("me/phone/", views_account.phone_change, name="phone_change"),
     path("me/export/", views.export, name="export"),
     path("me/requests/", views.data_request, name="data_request"),
     path(

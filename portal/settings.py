@@ -306,6 +306,13 @@ WORKER_STEP_UP_SECONDS = envint("WORKER_STEP_UP_SECONDS", "600")
 # Registration codes asked for from one client address (anonymous: /register/
 # sends a code to any number). Per phone, otp_send also allows 5 an hour.
 REGISTER_SMS_RATE = os.getenv("REGISTER_SMS_RATE", "30/hour")
+# Password-reset codes asked for from one client address (anonymous as well).
+PASSWORD_RESET_SMS_RATE = os.getenv("PASSWORD_RESET_SMS_RATE", "20/hour")
+# Signed-in changes, per account: codes sent to new numbers (one account must not
+# spray codes over many numbers) and password-change submissions (each one hashes
+# the current password, so the limit is checked before, security.md AU3).
+PHONE_CHANGE_SMS_RATE = os.getenv("PHONE_CHANGE_SMS_RATE", "10/hour")
+PASSWORD_CHANGE_RATE = os.getenv("PASSWORD_CHANGE_RATE", "10/hour")
 
 # django-axes (security.md AU2): lock per account+IP so a stranger cannot lock a
 # worker out; the username it records is a keyed hash, never a phone number.

@@ -24,6 +24,8 @@ WORKER_PAGES = [
     "/me/export/",  # the page before the download (after a step-up)
     "/me/requests/",
     "/me/verify/",
+    "/me/password/",  # after a step-up, like the export
+    "/me/phone/",  # the current number, masked
     "/messages/",
     "/services/programs/",
     "/services/programs/mine/",

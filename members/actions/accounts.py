@@ -39,11 +39,14 @@ class OtpRateLimited(ApplicationError):
 # /register/ for a code to any number, so registration codes have a quota of
 # their own: a stranger using it up must not stop the phone's owner from getting
 # the codes they need to sign in on a new device or to pass a step-up (those are
-# sent only after the right password or inside a signed-in session).
+# sent only after the right password or inside a signed-in session). Password
+# reset codes are anonymous too (/password/forgot/), so they get their own quota
+# for the same reason.
 _SEND_GROUPS = (
     frozenset({OtpPurpose.REGISTER}),
     frozenset({OtpPurpose.LOGIN, OtpPurpose.STEP_UP}),
     frozenset({OtpPurpose.PHONE_CHANGE}),
+    frozenset({OtpPurpose.PASSWORD_RESET}),
 )
 
 

@@ -9,6 +9,7 @@ class OtpPurpose(models.TextChoices):
     LOGIN = "login", "登录"
     PHONE_CHANGE = "phone_change", "更换手机号"
     STEP_UP = "step_up", "敏感操作验证"
+    PASSWORD_RESET = "password_reset", "找回密码"
 
 
 class OneTimeCode(models.Model):

@@ -1,0 +1,401 @@
+"""A worker's own account security: forgot password (SMS code to the registered
+phone), change password and change phone (security.md AU4, AU5, AU7, AU8, LG1).
+
+Audit actions (`AuditLog.action`; never a code, never a full phone):
+
+* `password_reset_code_send`: a code asked for on /password/forgot/. The actor
+  is the account when the number belongs to a worker, else none
+  (`detail.account: false`); denied `rate_limited`, failure `sms_error`;
+* `password_reset`: success, failure `wrong_code` / `no_account`, denied
+  `locked`;
+* `password_change`: success, failure `wrong_password`;
+* `phone_change_code_send`: a code sent to the new number; denied
+  `rate_limited`, failure `sms_error`;
+* `phone_change`: success (old and new number masked), failure `wrong_code` /
+  `phone_taken`, denied `locked`.
+
+Other sessions and trusted-device cookies end with the password: both are tied
+to the user's session auth hash (an HMAC of the password hash), so a new
+password voids every session but the one the view re-stamps
+(`update_session_auth_hash`) and every trusted-device cookie
+(members/worker_mfa.py).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.password_validation import validate_password
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from members.actions.accounts import (
+    OtpRateLimited,
+    otp_send,
+    otp_verify,
+)
+from members.actions.notifications import notification_enqueue
+from members.actions.worker_mfa import MSG_SMS_FAILED, SmsSendFailed
+from members.audit import audit_record
+from members.mfa import needs_second_factor
+from members.models import (
+    ApplicationStatus,
+    AuditLog,
+    Member,
+    MembershipApplication,
+    NotificationChannel,
+    OtpPurpose,
+    User,
+)
+from members.models.accounts import PHONE_INDEX
+from members.sms import SmsError, send_sms
+from portal.crypto import blind_index
+from portal.exceptions import ApplicationError
+from portal.masking import mask_phone
+
+logger = logging.getLogger(__name__)
+
+MSG_RESET_NO_ACCOUNT = gettext_noop(
+    "该手机号没有可以找回密码的账号。还没有账号请先注册;工作人员账号请联系管理员。"
+)
+MSG_WRONG_PASSWORD = gettext_noop("当前密码不正确。")
+MSG_SAME_PHONE = gettext_noop("新手机号与当前绑定的手机号相同。")
+MSG_PHONE_IN_USE = gettext_noop("该手机号已被其他账号使用,不能绑定。")
+
+PHONE_CHANGED_SMS = (
+    "【工会会员服务】您的账号绑定手机号已于{when}更换为{new}。"
+    "如非本人操作,请立即拨打12351或联系所在工会。"
+)
+
+
+def _eligible_worker(phone: str) -> User | None:
+    """The active worker account of this (normalised) phone, else None. Staff
+    accounts are not reset by SMS (they sign in with a username and TOTP; their
+    passwords are reset by a superuser)."""
+    user = User.objects.filter(
+        phone_hmac=blind_index(phone, purpose=PHONE_INDEX)
+    ).first()
+    if user is None or not user.is_active or needs_second_factor(user):
+        return None
+    return user
+
+
+def _audit(*, action: str, user: User | None, outcome: str, detail: dict) -> None:
+    audit_record(
+        action=action,
+        actor=user,
+        role=None if user is not None else "anonymous",
+        object_type="user",
+        object_id=user.pk if user is not None else "",
+        outcome=outcome,
+        detail=detail,
+    )
+
+
+def _local_time() -> str:
+    return timezone.localtime().strftime("%Y-%m-%d %H:%M")
+
+
+# --- Forgot password -------------------------------------------------------------
+
+
+def password_reset_code_send(*, phone: str, binding: str) -> None:
+    """Send a password-reset code to `phone` (normalised).
+
+    Enumeration-safe (AU7): registered or not, the same steps run (quota count
+    under the lock, a code row, one SMS through the gateway, an audit row) and
+    the caller gets the same answer, so neither the page nor its timing says
+    whether the number has an account. A code for a number without an account
+    only ever leads to MSG_RESET_NO_ACCOUNT, shown to whoever holds that phone.
+    Raises OtpRateLimited (5 an hour per number for this purpose) or
+    SmsSendFailed; both are audited first."""
+    user = _eligible_worker(phone)
+    detail = {"account": user is not None}
+    try:
+        with transaction.atomic():
+            otp_send(phone=phone, purpose=OtpPurpose.PASSWORD_RESET, binding=binding)
+            _audit(
+                action="password_reset_code_send",
+                user=user,
+                outcome=AuditLog.Outcome.SUCCESS,
+                detail=detail,
+            )
+    except OtpRateLimited:
+        with transaction.atomic():
+            _audit(
+                action="password_reset_code_send",
+                user=user,
+                outcome=AuditLog.Outcome.DENIED,
+                detail={**detail, "reason": "rate_limited"},
+            )
+        raise
+    except (SmsError, OSError) as exc:
+        with transaction.atomic():
+            _audit(
+                action="password_reset_code_send",
+                user=user,
+                outcome=AuditLog.Outcome.FAILURE,
+                detail={**detail, "reason": "sms_error"},
+            )
+        raise SmsSendFailed(MSG_SMS_FAILED, code="sms_error") from exc
+
+
+def password_reset_confirm(
+    *, phone: str, code: str, password: str, binding: str
+) -> User:
+    """Set a new password with the code sent to `phone`.
+
+    Order: the password is checked against the validators first (with the
+    account when there is one; a wrong password costs no code), then the code
+    (five tries, single use, only in the browser session that asked for it;
+    wrong tries are committed), then the account. Every session and
+    trusted-device cookie of the account ends with the old password; the
+    worker is told by an in-app notice and an SMS. Raises ApplicationError
+    (`otp_invalid`, `otp_locked`, `no_account`) or ValidationError."""
+    user = _eligible_worker(phone)
+    validate_password(password, user or User())
+    try:
+        otp_verify(
+            phone=phone, code=code, purpose=OtpPurpose.PASSWORD_RESET, binding=binding
+        )
+    except ApplicationError as exc:
+        locked = exc.code == "otp_locked"
+        with transaction.atomic():
+            _audit(
+                action="password_reset",
+                user=user,
+                outcome=AuditLog.Outcome.DENIED if locked else AuditLog.Outcome.FAILURE,
+                detail={"reason": "locked" if locked else "wrong_code"},
+            )
+        raise
+    with transaction.atomic():
+        if user is not None:
+            user = (
+                User.objects.select_for_update()
+                .filter(pk=user.pk, is_active=True)
+                .first()
+            )
+        if user is None:
+            _audit(
+                action="password_reset",
+                user=None,
+                outcome=AuditLog.Outcome.FAILURE,
+                detail={"reason": "no_account"},
+            )
+            failure = ApplicationError(MSG_RESET_NO_ACCOUNT, code="no_account")
+        else:
+            failure = None
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            _audit(
+                action="password_reset",
+                user=user,
+                outcome=AuditLog.Outcome.SUCCESS,
+                detail={},
+            )
+            _notify_password_changed(user=user, how="reset")
+            transaction.on_commit(lambda: _axes_reset(phone), robust=True)
+    if failure is not None:
+        raise failure  # after the block: the audit row commits
+    return user
+
+
+def _axes_reset(phone: str) -> None:
+    """A worker who forgot the password has often locked the login (AU2);
+    proving the phone lifts that lock for the account's key."""
+    from axes.utils import reset
+
+    from members.auth import axes_username
+
+    reset(username=axes_username(None, {"username": phone}))
+
+
+def _notify_password_changed(*, user: User, how: str) -> None:
+    stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
+    params = {"when": _local_time()}
+    for channel in (NotificationChannel.INBOX, NotificationChannel.SMS):
+        notification_enqueue(
+            template_code="account_password_changed",
+            dedupe_key=f"account_password_changed:{user.pk}:{how}:{stamp}:{channel}",
+            channel=channel,
+            user=user,
+            params=params,
+        )
+
+
+# --- Change password (signed in) -------------------------------------------------
+
+
+def password_change(*, user: User, old_password: str, new_password: str) -> None:
+    """Replace the password after checking the current one (the view has
+    already required a fresh SMS code, AU8). A wrong current password is
+    audited and raises ApplicationError(`wrong_password`); a weak new one
+    raises ValidationError. The caller re-stamps its own session
+    (`update_session_auth_hash`); every other session ends."""
+    if not user.check_password(old_password):
+        with transaction.atomic():
+            _audit(
+                action="password_change",
+                user=user,
+                outcome=AuditLog.Outcome.FAILURE,
+                detail={"reason": "wrong_password"},
+            )
+        raise ApplicationError(MSG_WRONG_PASSWORD, code="wrong_password")
+    validate_password(new_password, user)
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        _audit(
+            action="password_change",
+            user=user,
+            outcome=AuditLog.Outcome.SUCCESS,
+            detail={},
+        )
+        _notify_password_changed(user=user, how="change")
+
+
+# --- Change phone (signed in) ----------------------------------------------------
+
+
+def _phone_in_use(*, user: User, phone_hmac: str) -> bool:
+    if User.objects.filter(phone_hmac=phone_hmac).exclude(pk=user.pk).exists():
+        return True
+    return (
+        Member.objects.filter(phone_hmac=phone_hmac).exclude(user_id=user.pk).exists()
+    )
+
+
+def _phone_change_checks(*, user: User, new_phone: str) -> None:
+    phone_hmac = blind_index(new_phone, purpose=PHONE_INDEX)
+    if user.phone_hmac and phone_hmac == user.phone_hmac:
+        raise ApplicationError(MSG_SAME_PHONE, code="same_phone")
+    if _phone_in_use(user=user, phone_hmac=phone_hmac):
+        raise ApplicationError(MSG_PHONE_IN_USE, code="phone_taken")
+
+
+def phone_change_code_send(*, user: User, new_phone: str, binding: str) -> None:
+    """Send a code to the NEW number (purpose phone_change, its own hourly
+    quota per number). The same number, or one another account or member
+    holds, is refused before any SMS (the signed-in worker learns no more than
+    /register/ tells anyone)."""
+    _phone_change_checks(user=user, new_phone=new_phone)
+    try:
+        with transaction.atomic():
+            otp_send(phone=new_phone, purpose=OtpPurpose.PHONE_CHANGE, binding=binding)
+            _audit(
+                action="phone_change_code_send",
+                user=user,
+                outcome=AuditLog.Outcome.SUCCESS,
+                detail={"new": mask_phone(new_phone)},
+            )
+    except OtpRateLimited:
+        with transaction.atomic():
+            _audit(
+                action="phone_change_code_send",
+                user=user,
+                outcome=AuditLog.Outcome.DENIED,
+                detail={"new": mask_phone(new_phone), "reason": "rate_limited"},
+            )
+        raise
+    except (SmsError, OSError) as exc:
+        with transaction.atomic():
+            _audit(
+                action="phone_change_code_send",
+                user=user,
+                outcome=AuditLog.Outcome.FAILURE,
+                detail={"new": mask_phone(new_phone), "reason": "sms_error"},
+            )
+        raise SmsSendFailed(MSG_SMS_FAILED, code="sms_error") from exc
+
+
+def phone_change_confirm(
+    *, user: User, new_phone: str, code: str, binding: str
+) -> None:
+    """Bind the account (and its member record and unfinished applications) to
+    `new_phone` with the code sent there. The unique blind indexes on
+    users and members settle a race with another account taking the number:
+    the loser gets ApplicationError(`phone_taken`), never a 500. The old number
+    gets an SMS and the account an in-app notice."""
+    _phone_change_checks(user=user, new_phone=new_phone)
+    try:
+        otp_verify(
+            phone=new_phone, code=code, purpose=OtpPurpose.PHONE_CHANGE, binding=binding
+        )
+    except ApplicationError as exc:
+        locked = exc.code == "otp_locked"
+        with transaction.atomic():
+            _audit(
+                action="phone_change",
+                user=user,
+                outcome=AuditLog.Outcome.DENIED if locked else AuditLog.Outcome.FAILURE,
+                detail={"reason": "locked" if locked else "wrong_code"},
+            )
+        raise
+    old_phone = user.phone
+    try:
+        with transaction.atomic():
+            locked_user = User.objects.select_for_update().get(pk=user.pk)
+            old_phone = locked_user.phone
+            locked_user.set_phone(new_phone)
+            locked_user.phone_verified_at = timezone.now()
+            locked_user.save(update_fields=["phone", "phone_hmac", "phone_verified_at"])
+            member = (
+                Member.objects.select_for_update()
+                .filter(user=locked_user, anonymised_at__isnull=True)
+                .first()
+            )
+            if member is not None:
+                member.set_phone(new_phone)
+                member.save(update_fields=["phone", "phone_hmac", "updated_at"])
+            # An application not yet approved becomes the member's number on
+            # approval: it follows the account.
+            for application in (
+                MembershipApplication.objects.select_for_update()
+                .filter(user=locked_user)
+                .exclude(status=ApplicationStatus.APPROVED)
+            ):
+                application.set_phone(new_phone)
+                application.save(update_fields=["phone", "phone_hmac", "updated_at"])
+            _audit(
+                action="phone_change",
+                user=locked_user,
+                outcome=AuditLog.Outcome.SUCCESS,
+                detail={"old": mask_phone(old_phone), "new": mask_phone(new_phone)},
+            )
+            notification_enqueue(
+                template_code="account_phone_changed",
+                dedupe_key=(
+                    f"account_phone_changed:{user.pk}:"
+                    f"{timezone.now().strftime('%Y%m%d%H%M%S%f')}"
+                ),
+                user=locked_user,
+                params={"when": _local_time(), "new": mask_phone(new_phone)},
+            )
+            if old_phone:
+                text = PHONE_CHANGED_SMS.format(
+                    when=_local_time(), new=mask_phone(new_phone)
+                )
+                transaction.on_commit(
+                    lambda: _tell_old_phone(old_phone, text), robust=True
+                )
+    except IntegrityError as exc:
+        with transaction.atomic():
+            _audit(
+                action="phone_change",
+                user=user,
+                outcome=AuditLog.Outcome.FAILURE,
+                detail={"reason": "phone_taken"},
+            )
+        raise ApplicationError(MSG_PHONE_IN_USE, code="phone_taken") from exc
+    user.refresh_from_db(fields=["phone", "phone_hmac", "phone_verified_at"])
+
+
+def _tell_old_phone(phone: str, text: str) -> None:
+    """Best effort, after commit: the outbox reads the recipient's number at
+    send time (now the new one) and may not hold a number in its params, so
+    the notice to the old number goes straight to the gateway."""
+    try:
+        send_sms(phone, text)
+    except (SmsError, OSError):
+        logger.warning("phone change notice to the old number failed", exc_info=True)

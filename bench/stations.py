@@ -160,16 +160,45 @@ def load_stations(n: int, rng: random.Random, centres) -> None:
         cur.execute(f"ANALYZE {table}")
 
 
-HOUR_PATTERNS = [
-    ([(8, 20)], range(7)),  # day
-    ([(9, 18)], range(5)),  # office days
-    ([(7, 11), (16, 23)], range(7)),  # split
-    ([(10, 2)], range(7)),  # past midnight
-]
+# Weekly hours drawn the way real stations keep them: many opening and closing
+# times, open every day / on weekdays / Monday to Saturday, some with a lunch
+# break, some past midnight. About 2,000 distinct weeks, so nothing that
+# remembers a week's status (services.opening_hours.SecondMemo) sees only a few.
+HOURS_VERSION = "bench-hours-v2"
+OPENS = [(6, 0), (6, 30), (7, 0), (7, 30), (8, 0), (8, 30), (9, 0), (10, 0)]
+CLOSES = [(17, 0), (17, 30), (18, 0), (19, 0), (20, 0), (21, 0), (22, 0), (23, 0)]
+NIGHT_CLOSES = [(0, 0), (1, 0), (2, 0)]
+DAY_SETS = [(range(7), 0.6), (range(5), 0.2), (range(6), 0.15), (range(5), 0.05)]
+
+
+def hours_pattern(rng: random.Random) -> list[tuple[int, tuple, tuple]]:
+    """[(weekday, (h, m) opens, (h, m) closes)] for one station."""
+    opens = rng.choice(OPENS)
+    closes = rng.choice(NIGHT_CLOSES if rng.random() < 0.1 else CLOSES)
+    days = rng.choices([d for d, _ in DAY_SETS], [w for _, w in DAY_SETS])[0]
+    if rng.random() < 0.15 and closes[0] > 14:  # closed 12:00-14:00
+        intervals = [(opens, (12, 0)), ((14, 0), closes)]
+    else:
+        intervals = [(opens, closes)]
+    rows = [(day, o, c) for day in days for o, c in intervals]
+    if len(days) == 5 and rng.random() < 0.25:  # a short weekend
+        rows += [(day, (10, 0), (16, 0)) for day in (5, 6)]
+    return rows
+
+
+def hours_loaded() -> bool:
+    from django.db import connection
+
+    from services.models import StationHours
+
+    table = StationHours._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT obj_description('{table}'::regclass, 'pg_class')")
+        return cur.fetchone()[0] == HOURS_VERSION
 
 
 def load_hours(rng: random.Random) -> int:
-    """Weekly hours for every station that is not 24 h (~1.2 M rows), by COPY."""
+    """Weekly hours for every station that is not 24 h (~1.1 M rows), by COPY."""
     from django.db import connection
 
     from services.models import Station, StationHours
@@ -182,11 +211,9 @@ def load_hours(rng: random.Random) -> int:
         Station.objects.filter(is_24h=False).order_by("id").values_list("id", flat=True)
     )
     for pk in ids.iterator(chunk_size=10_000):
-        intervals, days = HOUR_PATTERNS[rng.randrange(len(HOUR_PATTERNS))]
-        for day in days:
-            for opens, closes in intervals:
-                buf.write(f"{pk}\t{day}\t{opens:02d}:00\t{closes:02d}:00\n")
-                rows += 1
+        for day, (oh, om), (ch, cm) in hours_pattern(rng):
+            buf.write(f"{pk}\t{day}\t{oh:02d}:{om:02d}\t{ch:02d}:{cm:02d}\n")
+            rows += 1
     buf.seek(0)
     table = StationHours._meta.db_table
     with connection.cursor() as cur:
@@ -194,7 +221,8 @@ def load_hours(rng: random.Random) -> int:
         cur.cursor.copy_expert(
             f"COPY {table} (station_id, weekday, opens, closes) FROM STDIN", buf
         )
-        cur.execute(f"ANALYZE {table}")
+        cur.execute(f"COMMENT ON TABLE {table} IS '{HOURS_VERSION}'")
+        cur.execute(f"VACUUM (ANALYZE) {table}")  # as autovacuum would, soon
     return rows
 
 
@@ -696,7 +724,7 @@ def main() -> None:
         print(f"loaded {args.stations:,} stations in {time.perf_counter() - t0:.1f} s")
     from services.models import StationHours
 
-    if not StationHours.objects.exists():
+    if not StationHours.objects.exists() or not hours_loaded():
         t0 = time.perf_counter()
         n_hours = load_hours(random.Random(24))
         print(

@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.translation import get_language
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
@@ -104,7 +104,7 @@ class CounterUnavailable(exceptions.APIException):
     """The throttle's Redis is down: 503 with Retry-After (DRF sends `wait`)."""
 
     status_code = 503
-    default_detail = _lazy("服务暂时不可用,请稍后再试。")
+    default_detail = gettext_lazy("服务暂时不可用,请稍后再试。")
     default_code = "service_unavailable"
     wait = RETRY_AFTER_UNAVAILABLE
 

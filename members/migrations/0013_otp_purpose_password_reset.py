@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0011_otp_purpose_step_up'),
+        ('members', '0012_staff_totp_device'),
     ]
 
     operations = [

@@ -316,13 +316,46 @@ def _execute(conn, statement: _Statement, values: dict) -> list[tuple]:
         if conn.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
             name = _prepared_name(conn, cur, statement)
             if name is not None:
-                cur.execute(
-                    f"EXECUTE {name} ({', '.join(['%s'] * len(statement.pg_names))})",
-                    [values[n] for n in statement.pg_names],
-                )
+                args = [values[n] for n in statement.pg_names]
+                literals = _literals(args)
+                if literals is None:  # a value of another kind: psycopg2 quotes
+                    cur.execute(
+                        f"EXECUTE {name} ({', '.join(['%s'] * len(args))})", args
+                    )
+                else:
+                    cur.execute(f"EXECUTE {name} ({literals})")
                 return cur.fetchall()
         cur.execute(statement.sql, [values[n] for n in statement.names])
         return cur.fetchall()
+
+
+# EXECUTE's arguments written as SQL literals here rather than by psycopg2's
+# per-value adaptation (a tenth of the request's client CPU for ~35 values). Only
+# kinds whose text cannot carry SQL are written: finite floats (repr), ints,
+# bools, dates and times (ISO text) and ISO date / time strings; anything else
+# (None, other text) makes the whole call go through psycopg2's quoting.
+_ISO_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?")
+
+
+def _literals(args: list) -> str | None:
+    out = []
+    for value in args:
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                return None
+            out.append(repr(value))
+        elif kind is int:
+            out.append(str(value))
+        elif kind is bool:
+            out.append("true" if value else "false")
+        elif kind is date or kind is time:  # PostgreSQL's adapters pass these
+            out.append(f"'{value.isoformat()}'")
+        elif kind is str and _ISO_TEXT.fullmatch(value):
+            out.append(f"'{value}'")
+        else:
+            return None
+    return ", ".join(out)
 
 
 def _prepared_name(conn, cur, statement: _Statement) -> str | None:

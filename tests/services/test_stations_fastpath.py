@@ -387,6 +387,54 @@ def test_prepared_statement_is_prepared_again_after_a_reconnect(stations, settin
     assert [r.id for r in again] == [r.id for r in first]
 
 
+@pytest.mark.parametrize(
+    "value, literal",
+    [
+        (0.1, "0.1"),
+        (-113.93, "-113.93"),
+        (1e-05, "1e-05"),
+        (7, "7"),
+        (True, "true"),
+        (datetime(2025, 1, 3).date(), "'2025-01-03'"),
+        (time(21, 30, 5), "'21:30:05'"),
+        ("2025-01-03", "'2025-01-03'"),
+        ("21:30:05.123456", "'21:30:05.123456'"),
+    ],
+)
+def test_execute_arguments_are_written_as_literals(value, literal):
+    assert selectors._literals([value]) == literal
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),
+        float("inf"),
+        None,
+        "2025-01-03'; DROP TABLE services_station; --",
+        "x",
+        "21:30",
+        b"2025-01-03",
+    ],
+)
+def test_anything_else_goes_through_psycopg2s_quoting(value):
+    assert selectors._literals([1, value, 2.0]) is None
+
+
+def test_literal_and_quoted_arguments_find_the_same_rows(stations, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("PREPARE is PostgreSQL only")
+    settings.DB_PREPARED_STATEMENTS = True
+    literal = selectors.nearby_stations(lat=LAT, lng=LNG, at=FRI_2130)
+    with mock.patch.object(selectors, "_literals", return_value=None):
+        quoted = selectors.nearby_stations(lat=LAT, lng=LNG, at=FRI_2130)
+
+    assert [(r.id, r.distance_km, r.status) for r in literal] == [
+        (r.id, r.distance_km, r.status) for r in quoted
+    ]
+    assert len(literal) == 3
+
+
 def test_without_prepared_statements_the_same_sql_runs(stations, settings):
     settings.DB_PREPARED_STATEMENTS = False
 

@@ -36,6 +36,7 @@ non-zero on any 5xx or connection error (or if no journey completed).
 Usage:  flock /tmp/heavy.lock .venv/bin/python bench/load_l1.py
         [--minutes 10] [--users 50] [--spawn-rate 5] [--think 1,3]
         [--accounts 800] [--port 8420] [--ref-seconds 10] [--keep-db]
+        [--workers 2] [--blocking-threads 1]
         [--db-url postgres://postgres@127.0.0.1:5432/portal_bench_loadtest]
         [--redis-url redis://127.0.0.1:6379/4] [--json out.json]
 """
@@ -469,6 +470,9 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=800)
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument("--workers", type=int, default=2, help="granian workers")
+    parser.add_argument(
+        "--blocking-threads", type=int, default=1, help="granian threads per worker"
+    )
     parser.add_argument("--ref-seconds", type=float, default=10)
     parser.add_argument(
         "--db-url", default="postgres://postgres@127.0.0.1:5432/portal_bench_loadtest"
@@ -527,7 +531,7 @@ def main() -> int:
         "--workers",
         str(args.workers),
         "--blocking-threads",
-        "1",
+        str(args.blocking_threads),
         "--respawn-failed-workers",
         "--log-level",
         "warning",
@@ -608,6 +612,7 @@ def main() -> int:
             f"load: {args.users} simulated workers + 1 probe for {seconds} s"
             f" (think {args.think} s), load average before {load_before}"
         )
+        print("server: granian " + " ".join(granian_cmd[1:]), flush=True)
         loads = []
         locust_cpu = 0.0
         while procs["locust"].poll() is None:

@@ -390,9 +390,9 @@ def test_prepared_statement_is_prepared_again_after_a_reconnect(stations, settin
 @pytest.mark.parametrize(
     "value, literal",
     [
-        (0.1, "0.1"),
-        (-113.93, "-113.93"),
-        (1e-05, "1e-05"),
+        (0.1, "'0.1'"),
+        (-113.93, "'-113.93'"),
+        (1e-05, "'1e-05'"),
         (7, "7"),
         (True, "true"),
         (datetime(2025, 1, 3).date(), "'2025-01-03'"),
@@ -415,6 +415,7 @@ def test_execute_arguments_are_written_as_literals(value, literal):
         "x",
         "21:30",
         b"2025-01-03",
+        [505, 506],
     ],
 )
 def test_anything_else_goes_through_psycopg2s_quoting(value):

@@ -23,8 +23,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
-from django.utils.translation import get_language
-from django.utils.translation import gettext_lazy
+from django.utils.translation import get_language, gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers

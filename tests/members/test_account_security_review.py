@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -45,3 +47,43 @@ def test_change_phone_confirm_does_not_tell_which_numbers_are_taken(sms_outbox):
     assert bodies["13900000001"] == bodies["13900000003"]
     assert bodies["13900000002"] == bodies["13900000003"]
     assert sms_outbox == [] or all(to == PHONE for to, _ in sms_outbox)
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis")
+def test_account_pages_answer_503_when_the_throttle_store_is_down(sms_outbox):
+    """portal.throttling raises ThrottleUnavailable when Redis does not answer;
+    the anonymous SMS sends (forgot password, register) and the signed-in
+    change pages must answer 503, never a 500 (brief: a 500 is a bug)."""
+    from django.test import override_settings
+
+    from tests.portal.test_throttling_redis import closed_port, redis_caches
+
+    worker = make_user(phone=PHONE)
+    signed_in = Client(raise_request_exception=False)
+    signed_in.force_login(worker)
+    step_up(signed_in)
+    anonymous = Client(raise_request_exception=False)
+    with override_settings(CACHES=redis_caches(f"redis://127.0.0.1:{closed_port()}/0")):
+        forgot = anonymous.post(
+            "/password/forgot/", {"phone": PHONE, "action": "send_code"}
+        )
+        register = anonymous.post(
+            "/register/", {"phone": "13900000009", "action": "send_code"}
+        )
+        password = signed_in.post(
+            "/me/password/",
+            {
+                "old_password": "x" * 12,
+                "new_password1": "a long new sentence for me",
+                "new_password2": "a long new sentence for me",
+            },
+        )
+        phone = signed_in.post(
+            CHANGE_PHONE, {"phone": "13900000008", "action": "send_code"}
+        )
+
+    statuses = [r.status_code for r in (forgot, register, password, phone)]
+    assert statuses == [503, 503, 503, 503]
+    for response in (forgot, password, phone):
+        assert "服务暂时不可用" in response.content.decode()
+    assert sms_outbox == []

@@ -119,3 +119,23 @@ def test_the_stations_api_answers_503_when_its_throttle_is_down(client):
     assert via_drf.status_code == 503  # DRF throttles every method
     assert via_drf_get.status_code == 503
     assert via_drf_get["Retry-After"] == "5"
+
+
+def test_a_finished_thread_leaves_no_redis_connection_open(redis_cache):
+    """granian ends an idle blocking thread after 30 s and starts a new one on
+    the next request: what a finished thread kept must not stay connected."""
+    import gc
+    import threading
+
+    def one_request():
+        count(ident=uuid.uuid4().hex)
+
+    admin = admin_client(redis_cache)
+    before = len(admin.client_list())
+    for _ in range(5):
+        thread = threading.Thread(target=one_request)
+        thread.start()
+        thread.join()
+    gc.collect()
+
+    assert len(admin.client_list()) <= before

@@ -87,3 +87,25 @@ def test_account_pages_answer_503_when_the_throttle_store_is_down(sms_outbox):
     for response in (forgot, password, phone):
         assert "服务暂时不可用" in response.content.decode()
     assert sms_outbox == []
+
+
+def test_change_password_page_links_lead_somewhere_else():
+    """A signed-in worker who forgot the current password follows the page's
+    own help link: it must not bring them straight back to the same page
+    (/password/forgot/ sends signed-in workers to /me/password/)."""
+    import re
+
+    worker = make_user(phone=PHONE)
+    client = Client()
+    client.force_login(worker)
+    step_up(client)
+    page = client.get("/me/password/").content.decode()
+
+    for href in re.findall(r'href="(/[^"]*)"', page):
+        response = client.get(href)
+        assert response.get("Location") != "/me/password/", href
+    # the way out: sign out, then the forgot-password page
+    assert 'name="next" value="/password/forgot/"' in page
+    out = client.post("/logout/", {"next": "/password/forgot/"})
+    assert out.status_code == 302 and out["Location"] == "/password/forgot/"
+    assert client.get("/password/forgot/").status_code == 200

@@ -109,3 +109,30 @@ def test_change_password_page_links_lead_somewhere_else():
     out = client.post("/logout/", {"next": "/password/forgot/"})
     assert out.status_code == 302 and out["Location"] == "/password/forgot/"
     assert client.get("/password/forgot/").status_code == 200
+
+
+def test_register_without_a_code_does_not_tell_which_numbers_have_an_account(
+    sms_outbox,
+):
+    """/password/forgot/ is enumeration-safe (AU7); /register/'s "注册" step
+    answered "已注册" for a registered number before looking at the code, so
+    anyone could ask, code-free and unthrottled. A wrong code now reads the
+    same for both."""
+    make_user(phone="13900000001")
+    client = Client()
+    password = "a long new sentence for me"
+    answers = {}
+    for phone in ("13900000001", "13900000003"):
+        response = client.post(
+            "/register/",
+            {
+                "phone": phone,
+                "code": "123456",
+                "password1": password,
+                "password2": password,
+                "action": "register",
+            },
+        )
+        answers[phone] = (response.status_code, "已注册" in response.content.decode())
+
+    assert answers["13900000001"] == answers["13900000003"] == (200, False)

@@ -42,12 +42,14 @@ from members.worker_mfa import (
 from portal.exceptions import ApplicationError
 from portal.masking import mask_phone
 from portal.middleware import client_ip
-from portal.throttling import rate_limit_wait
+from portal.throttling import ThrottleUnavailable, rate_limit_wait
 
 # AU8: a password or phone change wants an SMS code from the last 5 minutes.
 ACCOUNT_CHANGE_STEP_UP_SECONDS = 300
 
 MSG_TOO_MANY_TRIES = gettext_noop("尝试次数过多,请稍后再试。")
+# The throttle's Redis did not answer (portal.throttling): 503, never a 500.
+MSG_UNAVAILABLE = gettext_noop("服务暂时不可用,请稍后再试。")
 
 
 def _limited(*, scope: str, ident: str, rate: str) -> bool:
@@ -125,6 +127,9 @@ def password_forgot(request: HttpRequest) -> HttpResponse:
             except SmsSendFailed as exc:
                 form.add_error(None, _(exc.message))
                 status = 503
+            except ThrottleUnavailable:
+                form.add_error(None, _(MSG_UNAVAILABLE))
+                status = 503
             except ApplicationError as exc:
                 status = _code_or_form_error(form, exc)
             except ValidationError as exc:
@@ -155,11 +160,19 @@ def password_change(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         form = PasswordChangeForm(request.POST)
-        if _limited(
-            scope="password_change",
-            ident=str(user.pk),
-            rate=settings.PASSWORD_CHANGE_RATE,
-        ):
+        try:
+            limited = _limited(
+                scope="password_change",
+                ident=str(user.pk),
+                rate=settings.PASSWORD_CHANGE_RATE,
+            )
+        except ThrottleUnavailable:
+            limited = None
+        if limited is None:  # not counted: no password is hashed either (AU3)
+            form = PasswordChangeForm()
+            messages.error(request, _(MSG_UNAVAILABLE))
+            status = 503
+        elif limited:
             # before the current password is hashed (AU3)
             form = PasswordChangeForm()
             messages.error(request, _(MSG_TOO_MANY_TRIES))
@@ -250,6 +263,9 @@ def phone_change(request: HttpRequest) -> HttpResponse:
                 status = 429
             except SmsSendFailed as exc:
                 form.add_error(None, _(exc.message))
+                status = 503
+            except ThrottleUnavailable:
+                form.add_error(None, _(MSG_UNAVAILABLE))
                 status = 503
             except ApplicationError as exc:
                 status = _code_or_form_error(form, exc)

@@ -93,6 +93,12 @@ def _redis_counts(backend: RedisCache, key: str, prev_key: str, ttl: int):
             _forget_connection()  # the next attempt takes a fresh one
             if attempt == 2:
                 raise ThrottleUnavailable(str(exc)) from exc
+        except BaseException:
+            # Interrupted between the send and the read (a time limit, a signal):
+            # the reply may still be on the socket, where the next count would
+            # read it as its own. Drop the connection, then let it propagate.
+            _forget_connection()
+            raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -102,20 +102,22 @@ class SecondMemo:
     the same hours text has the same status, and a busy API computes each distinct
     schedule once per second instead of once per row. Bounded: past `max_size`
     entries in one second it stops remembering (it never grows with the load).
-    Threads may race on the swap; the worst case is a result computed twice."""
+    Threads may race on the swap; the worst case is a result computed twice.
+    The second and its table live in one tuple, swapped in one assignment, so a
+    thread switch between two writes can never pair a table with another second."""
 
-    __slots__ = ("max_size", "_second", "_table")
+    __slots__ = ("max_size", "_state")
 
     def __init__(self, max_size: int = 4096):
         self.max_size = max_size
-        self._second: object = None
-        self._table: dict = {}
+        self._state: tuple[object, dict] = (None, {})
 
     def table(self, second: object) -> dict:
-        if second != self._second:
-            self._table = {}
-            self._second = second
-        return self._table
+        state = self._state
+        if state[0] != second:
+            state = (second, {})
+            self._state = state
+        return state[1]
 
     def remember(self, table: dict, key, value):
         if len(table) < self.max_size:

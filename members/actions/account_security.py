@@ -316,8 +316,9 @@ def phone_change_confirm(
     `new_phone` with the code sent there. The unique blind indexes on
     users and members settle a race with another account taking the number:
     the loser gets ApplicationError(`phone_taken`), never a 500. The old number
-    gets an SMS and the account an in-app notice."""
-    _phone_change_checks(user=user, new_phone=new_phone)
+    gets an SMS and the account an in-app notice. The code is checked before
+    the number: a guess without a code must not tell whether someone else holds
+    it (the send path, throttled, is where that is said)."""
     try:
         otp_verify(
             phone=new_phone, code=code, purpose=OtpPurpose.PHONE_CHANGE, binding=binding
@@ -330,6 +331,17 @@ def phone_change_confirm(
                 user=user,
                 outcome=AuditLog.Outcome.DENIED if locked else AuditLog.Outcome.FAILURE,
                 detail={"reason": "locked" if locked else "wrong_code"},
+            )
+        raise
+    try:
+        _phone_change_checks(user=user, new_phone=new_phone)
+    except ApplicationError as exc:
+        with transaction.atomic():
+            _audit(
+                action="phone_change",
+                user=user,
+                outcome=AuditLog.Outcome.FAILURE,
+                detail={"reason": exc.code},
             )
         raise
     old_phone = user.phone

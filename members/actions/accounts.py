@@ -161,12 +161,14 @@ def worker_register(*, phone: str, code: str, password: str, device: str = "") -
     account is then created atomically. The unique blind index on the phone makes
     concurrent registrations of one number end in one account.
     """
-    if phone_is_registered(phone=phone):
-        raise ApplicationError(MSG_PHONE_TAKEN, code="phone_taken")
     user = User(username=f"w{secrets.token_hex(8)}")
     user.set_phone(phone)
     validate_password(password, user)
     otp_verify(phone=phone, code=code, purpose=OtpPurpose.REGISTER)
+    # Only after the code: before it, anyone could ask, code-free and unthrottled,
+    # which numbers have an account (what /password/forgot/ keeps to itself, AU7).
+    if phone_is_registered(phone=phone):
+        raise ApplicationError(MSG_PHONE_TAKEN, code="phone_taken")
     user.set_password(password)
     user.phone_verified_at = timezone.now()
     try:

@@ -16,6 +16,8 @@ staff enrol again at their next login. Sessions verified before the move name
 the old device class, so staff enter one more code after deploying either way.
 """
 
+from datetime import datetime
+
 import django.db.models.deletion
 import members.models.totp
 import portal.crypto
@@ -56,6 +58,18 @@ def _legacy_columns(connection) -> list[str] | None:
     return [c for c in COLUMNS if c in present]
 
 
+DATETIME_COLUMNS = ("throttling_failure_timestamp", "created_at", "last_used_at")
+
+
+def _aware(value, connection):
+    """A raw SQLite cursor returns naive datetimes (stored in UTC, or the
+    database's TIME_ZONE); the ORM would read them as local time (Asia/Shanghai)
+    and shift them by 8 hours."""
+    if isinstance(value, datetime) and value.tzinfo is None and connection.timezone:
+        return value.replace(tzinfo=connection.timezone)
+    return value
+
+
 def encrypt_legacy_devices(apps, schema_editor):
     connection = schema_editor.connection
     columns = _legacy_columns(connection)
@@ -69,6 +83,10 @@ def encrypt_legacy_devices(apps, schema_editor):
             " ORDER BY id"
         )
         rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
+    for row in rows:
+        for column in DATETIME_COLUMNS:
+            if column in row:
+                row[column] = _aware(row[column], connection)
     for row in rows:
         created_at = row.pop("created_at", None)
         Device.objects.create(**row)  # the key is encrypted on the way in
@@ -94,7 +112,12 @@ def decrypt_into_legacy(apps, schema_editor):
             cursor.execute(
                 f"INSERT INTO {qn(LEGACY_TABLE)} "
                 f"({', '.join(qn(c) for c in columns)}) VALUES ({placeholders})",
-                [getattr(device, c) for c in columns],
+                [
+                    connection.ops.adapt_datetimefield_value(getattr(device, c))
+                    if c in DATETIME_COLUMNS
+                    else getattr(device, c)
+                    for c in columns
+                ],
             )
         if connection.vendor == "postgresql":  # SQLite's AUTOINCREMENT follows
             cursor.execute(

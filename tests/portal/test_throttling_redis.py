@@ -119,3 +119,49 @@ def test_the_stations_api_answers_503_when_its_throttle_is_down(client):
     assert via_drf.status_code == 503  # DRF throttles every method
     assert via_drf_get.status_code == 503
     assert via_drf_get["Retry-After"] == "5"
+
+
+def test_a_finished_thread_leaves_no_redis_connection_open(redis_cache):
+    """granian ends an idle blocking thread after 30 s and starts a new one on
+    the next request: what a finished thread kept must not stay connected."""
+    import gc
+    import threading
+
+    def one_request():
+        count(ident=uuid.uuid4().hex)
+
+    admin = admin_client(redis_cache)
+    before = len(admin.client_list())
+    for _ in range(5):
+        thread = threading.Thread(target=one_request)
+        thread.start()
+        thread.join()
+    gc.collect()
+
+    assert len(admin.client_list()) <= before
+
+
+class _Interrupted(Exception):
+    """Not a Redis error: a soft time limit, a signal handler's exception..."""
+
+
+def test_an_interrupted_count_does_not_shift_later_replies(redis_cache, monkeypatch):
+    """A count sent but interrupted (by anything, not only a Redis error) before
+    its reply was read must not leave that reply on the kept connection, where
+    the next count would read it as its own (another client's numbers)."""
+    for _ in range(3):
+        count(ident="busy")  # "busy" is at 3 in this window
+    connection, _ = throttling._redis_connection(redis_cache)
+    real_read = connection.read_response
+
+    def interrupted(*args, **kwargs):
+        monkeypatch.setattr(connection, "read_response", real_read)
+        raise _Interrupted
+
+    monkeypatch.setattr(connection, "read_response", interrupted)
+    with pytest.raises(_Interrupted):
+        count(ident="busy")  # the 4th, sent; its reply is never read here
+
+    assert count(ident="quiet") is None  # a fresh client's first request
+    key = f"rl:redis-test:quiet-{uuid.uuid4().hex}"
+    assert throttling._redis_counts(redis_cache, key, key + "p", 60) == [1, None]

@@ -74,3 +74,39 @@ def test_payload_texts_follow_the_language_and_the_second():
     assert zh["results"][0]["status"] != en["results"][0]["status"]
     assert "22:00" in zh["results"][0]["status"]
     assert zh["results"][0]["closes_at"] == "2025-01-03T22:00:00+08:00"
+
+
+class _Interleaved(SecondMemo):
+    """Runs `hook` (another thread's turn, simulated) right after the first
+    attribute write inside table(): the spot where a thread switch can fall."""
+
+    def __init__(self):
+        super().__init__()
+        self.hook = None
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        hook = getattr(self, "hook", None)
+        if hook is not None and name != "hook":
+            self.hook = None
+            hook()
+
+
+def test_a_thread_switch_mid_swap_never_mixes_two_seconds():
+    """Thread A moves the memo to second 1, thread B to second 2 in between:
+    A must not get B's table (statuses of another second), and whoever asks for
+    second 1 afterwards must not either."""
+    memo = _Interleaved()
+    seen = {}
+
+    def other_thread():
+        table_b = memo.table(2)
+        memo.remember(table_b, "schedule", "status at second 2")
+        seen["b"] = table_b
+
+    memo.hook = other_thread
+    table_a = memo.table(1)
+
+    assert "schedule" not in table_a
+    assert "schedule" not in memo.table(1)
+    assert seen["b"]["schedule"] == "status at second 2"

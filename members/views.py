@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import DEVICE_ID_SESSION_KEY
 
@@ -137,6 +138,7 @@ def _register_send_allowed(request: HttpRequest) -> None:
         raise OtpRateLimited(MSG_OTP_TOO_MANY_SENDS, code="otp_rate_limited")
 
 
+@sensitive_post_parameters("phone", "code", "password1", "password2")
 def register(request: HttpRequest) -> HttpResponse:
     """Phone + SMS code + password. "获取验证码" and "注册" post the same form."""
     if request.user.is_authenticated:

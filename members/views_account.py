@@ -76,7 +76,7 @@ def _code_or_form_error(form, exc: ApplicationError) -> int:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@sensitive_post_parameters("code", "password1", "password2")
+@sensitive_post_parameters("phone", "code", "password1", "password2")
 def password_forgot(request: HttpRequest) -> HttpResponse:
     """忘记密码: phone first. "获取验证码" answers the same whether or not the
     number has an account (AU7); "重置密码" needs the code sent to it, in this
@@ -214,7 +214,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 @sms_step_up_required(max_age=ACCOUNT_CHANGE_STEP_UP_SECONDS)
-@sensitive_post_parameters("code")
+@sensitive_post_parameters("phone", "code")
 def phone_change(request: HttpRequest) -> HttpResponse:
     """更换手机号: after a fresh code to the current phone (AU8), a code to the
     new number proves it (BR-V7); the old number is told."""

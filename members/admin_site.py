@@ -35,6 +35,14 @@ class PortalAdminSite(AdminSite):
     site_title = "工会管理后台"
     index_title = "业务管理"
 
+    @property
+    def login_form(self):
+        """The password form with the login rate limits before the hash
+        (members/login_rate.py); imported late: this module loads with the apps."""
+        from members.forms import StaffLoginForm
+
+        return StaffLoginForm
+
     def register(self, model_or_iterable, admin_class=None, **options):
         """As AdminSite.register, with AuditedAdminMixin first in the admin
         class's MRO (members/admin_audit.py)."""
@@ -51,6 +59,11 @@ class PortalAdminSite(AdminSite):
         if staff_needs_otp(request.user):
             return otp_step_redirect(request.GET.get("next", ""))
         response = super().login(request, extra_context)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        if request.method == "POST" and form is not None:
+            from members.login_rate import apply_limit_status
+
+            apply_limit_status(response, form)
         if (
             request.method == "POST"
             and response.status_code == 302

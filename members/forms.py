@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from members.login_rate import LoginRateLimitMixin
 
-class LoginForm(AuthenticationForm):
-    """Workers type their mobile number; staff their username."""
+
+class LoginForm(LoginRateLimitMixin, AuthenticationForm):
+    """Workers type their mobile number; staff their username. The login rate
+    limits run before the password is checked (members/login_rate.py)."""
 
     username = forms.CharField(
         label=_("手机号或用户名"),
@@ -22,6 +26,10 @@ class LoginForm(AuthenticationForm):
         "invalid_login": _("手机号(用户名)或密码不正确。"),
         "inactive": _("该账号已停用。"),
     }
+
+
+class StaffLoginForm(LoginRateLimitMixin, AdminAuthenticationForm):
+    """The admin's password step, with the same login rate limits."""
 
 
 class PhoneField(forms.CharField):

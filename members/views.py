@@ -34,6 +34,7 @@ from members.actions.worker_mfa import (
     worker_trusted_device_login,
 )
 from members.forms import DataRequestForm, JoinForm, LoginForm, RegisterForm
+from members.login_rate import apply_limit_status
 from members.mfa import needs_second_factor, otp_step_redirect
 from members.models import (
     ApplicationStatus,
@@ -73,6 +74,10 @@ class LoginView(auth_views.LoginView):
     template_name = "members/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        # 429/503 when the login rate limits refused the attempt (login_rate.py)
+        return apply_limit_status(super().form_invalid(form), form)
 
     def form_valid(self, form):
         user = form.get_user()

@@ -313,6 +313,11 @@ PASSWORD_RESET_SMS_RATE = os.getenv("PASSWORD_RESET_SMS_RATE", "20/hour")
 # the current password, so the limit is checked before, security.md AU3).
 PHONE_CHANGE_SMS_RATE = os.getenv("PHONE_CHANGE_SMS_RATE", "10/hour")
 PASSWORD_CHANGE_RATE = os.getenv("PASSWORD_CHANGE_RATE", "10/hour")
+# Login attempts (worker and admin login POSTs), counted before the password is
+# hashed (security.md AU2, AU3; members/login_rate.py): per client address, and
+# per username (a keyed hash of the normalised phone or staff username).
+LOGIN_RATE_PER_IP = os.getenv("LOGIN_RATE_PER_IP", "30/min")
+LOGIN_RATE_PER_USERNAME = os.getenv("LOGIN_RATE_PER_USERNAME", "10/min")
 
 # django-axes (security.md AU2): lock per account+IP so a stranger cannot lock a
 # worker out; the username it records is a keyed hash, never a phone number.

@@ -44,6 +44,10 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The cache is not cleared between tests and every test client is 127.0.0.1: the
+# login rate limits (members/login_rate.py) would add up across the suite.
+# tests/members/test_login_rate.py sets its own.
+LOGIN_RATE_PER_IP = LOGIN_RATE_PER_USERNAME = "100000/min"
 SMS_BACKEND = "members.sms.LocmemSmsBackend"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 

@@ -30,14 +30,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from members.actions.accounts import (
-    OtpRateLimited,
-    otp_send,
-    otp_verify,
-)
 from members.actions.notifications import notification_enqueue
-from members.actions.worker_mfa import MSG_SMS_FAILED, SmsSendFailed
-from members.audit import audit_record
+from members.actions.worker_mfa import (
+    account_audit,
+    audited_code_send,
+    audited_code_verify,
+)
 from members.mfa import needs_second_factor
 from members.models import (
     ApplicationStatus,
@@ -81,18 +79,6 @@ def _eligible_worker(phone: str) -> User | None:
     return user
 
 
-def _audit(*, action: str, user: User | None, outcome: str, detail: dict) -> None:
-    audit_record(
-        action=action,
-        actor=user,
-        role=None if user is not None else "anonymous",
-        object_type="user",
-        object_id=user.pk if user is not None else "",
-        outcome=outcome,
-        detail=detail,
-    )
-
-
 def _local_time() -> str:
     return timezone.localtime().strftime("%Y-%m-%d %H:%M")
 
@@ -111,34 +97,14 @@ def password_reset_code_send(*, phone: str, binding: str) -> None:
     Raises OtpRateLimited (5 an hour per number for this purpose) or
     SmsSendFailed; both are audited first."""
     user = _eligible_worker(phone)
-    detail = {"account": user is not None}
-    try:
-        with transaction.atomic():
-            otp_send(phone=phone, purpose=OtpPurpose.PASSWORD_RESET, binding=binding)
-            _audit(
-                action="password_reset_code_send",
-                user=user,
-                outcome=AuditLog.Outcome.SUCCESS,
-                detail=detail,
-            )
-    except OtpRateLimited:
-        with transaction.atomic():
-            _audit(
-                action="password_reset_code_send",
-                user=user,
-                outcome=AuditLog.Outcome.DENIED,
-                detail={**detail, "reason": "rate_limited"},
-            )
-        raise
-    except (SmsError, OSError) as exc:
-        with transaction.atomic():
-            _audit(
-                action="password_reset_code_send",
-                user=user,
-                outcome=AuditLog.Outcome.FAILURE,
-                detail={**detail, "reason": "sms_error"},
-            )
-        raise SmsSendFailed(MSG_SMS_FAILED, code="sms_error") from exc
+    audited_code_send(
+        phone=phone,
+        purpose=OtpPurpose.PASSWORD_RESET,
+        binding=binding,
+        action="password_reset_code_send",
+        user=user,
+        detail={"account": user is not None},
+    )
 
 
 def password_reset_confirm(
@@ -155,20 +121,14 @@ def password_reset_confirm(
     (`otp_invalid`, `otp_locked`, `no_account`) or ValidationError."""
     user = _eligible_worker(phone)
     validate_password(password, user or User())
-    try:
-        otp_verify(
-            phone=phone, code=code, purpose=OtpPurpose.PASSWORD_RESET, binding=binding
-        )
-    except ApplicationError as exc:
-        locked = exc.code == "otp_locked"
-        with transaction.atomic():
-            _audit(
-                action="password_reset",
-                user=user,
-                outcome=AuditLog.Outcome.DENIED if locked else AuditLog.Outcome.FAILURE,
-                detail={"reason": "locked" if locked else "wrong_code"},
-            )
-        raise
+    audited_code_verify(
+        phone=phone,
+        code=code,
+        purpose=OtpPurpose.PASSWORD_RESET,
+        binding=binding,
+        action="password_reset",
+        user=user,
+    )
     with transaction.atomic():
         if user is not None:
             user = (
@@ -177,7 +137,7 @@ def password_reset_confirm(
                 .first()
             )
         if user is None:
-            _audit(
+            account_audit(
                 action="password_reset",
                 user=None,
                 outcome=AuditLog.Outcome.FAILURE,
@@ -188,7 +148,7 @@ def password_reset_confirm(
             failure = None
             user.set_password(password)
             user.save(update_fields=["password"])
-            _audit(
+            account_audit(
                 action="password_reset",
                 user=user,
                 outcome=AuditLog.Outcome.SUCCESS,
@@ -235,7 +195,7 @@ def password_change(*, user: User, old_password: str, new_password: str) -> None
     (`update_session_auth_hash`); every other session ends."""
     if not user.check_password(old_password):
         with transaction.atomic():
-            _audit(
+            account_audit(
                 action="password_change",
                 user=user,
                 outcome=AuditLog.Outcome.FAILURE,
@@ -246,7 +206,7 @@ def password_change(*, user: User, old_password: str, new_password: str) -> None
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
-        _audit(
+        account_audit(
             action="password_change",
             user=user,
             outcome=AuditLog.Outcome.SUCCESS,
@@ -280,33 +240,14 @@ def phone_change_code_send(*, user: User, new_phone: str, binding: str) -> None:
     holds, is refused before any SMS (the signed-in worker learns no more than
     /register/ tells anyone)."""
     _phone_change_checks(user=user, new_phone=new_phone)
-    try:
-        with transaction.atomic():
-            otp_send(phone=new_phone, purpose=OtpPurpose.PHONE_CHANGE, binding=binding)
-            _audit(
-                action="phone_change_code_send",
-                user=user,
-                outcome=AuditLog.Outcome.SUCCESS,
-                detail={"new": mask_phone(new_phone)},
-            )
-    except OtpRateLimited:
-        with transaction.atomic():
-            _audit(
-                action="phone_change_code_send",
-                user=user,
-                outcome=AuditLog.Outcome.DENIED,
-                detail={"new": mask_phone(new_phone), "reason": "rate_limited"},
-            )
-        raise
-    except (SmsError, OSError) as exc:
-        with transaction.atomic():
-            _audit(
-                action="phone_change_code_send",
-                user=user,
-                outcome=AuditLog.Outcome.FAILURE,
-                detail={"new": mask_phone(new_phone), "reason": "sms_error"},
-            )
-        raise SmsSendFailed(MSG_SMS_FAILED, code="sms_error") from exc
+    audited_code_send(
+        phone=new_phone,
+        purpose=OtpPurpose.PHONE_CHANGE,
+        binding=binding,
+        action="phone_change_code_send",
+        user=user,
+        detail={"new": mask_phone(new_phone)},
+    )
 
 
 def phone_change_confirm(
@@ -319,25 +260,19 @@ def phone_change_confirm(
     gets an SMS and the account an in-app notice. The code is checked before
     the number: a guess without a code must not tell whether someone else holds
     it (the send path, throttled, is where that is said)."""
-    try:
-        otp_verify(
-            phone=new_phone, code=code, purpose=OtpPurpose.PHONE_CHANGE, binding=binding
-        )
-    except ApplicationError as exc:
-        locked = exc.code == "otp_locked"
-        with transaction.atomic():
-            _audit(
-                action="phone_change",
-                user=user,
-                outcome=AuditLog.Outcome.DENIED if locked else AuditLog.Outcome.FAILURE,
-                detail={"reason": "locked" if locked else "wrong_code"},
-            )
-        raise
+    audited_code_verify(
+        phone=new_phone,
+        code=code,
+        purpose=OtpPurpose.PHONE_CHANGE,
+        binding=binding,
+        action="phone_change",
+        user=user,
+    )
     try:
         _phone_change_checks(user=user, new_phone=new_phone)
     except ApplicationError as exc:
         with transaction.atomic():
-            _audit(
+            account_audit(
                 action="phone_change",
                 user=user,
                 outcome=AuditLog.Outcome.FAILURE,
@@ -369,7 +304,7 @@ def phone_change_confirm(
             ):
                 application.set_phone(new_phone)
                 application.save(update_fields=["phone", "phone_hmac", "updated_at"])
-            _audit(
+            account_audit(
                 action="phone_change",
                 user=locked_user,
                 outcome=AuditLog.Outcome.SUCCESS,
@@ -393,7 +328,7 @@ def phone_change_confirm(
                 )
     except IntegrityError as exc:
         with transaction.atomic():
-            _audit(
+            account_audit(
                 action="phone_change",
                 user=user,
                 outcome=AuditLog.Outcome.FAILURE,

@@ -50,15 +50,81 @@ class SmsCheck(enum.StrEnum):
     LOCKED = "locked"  # five wrong tries on the current code
 
 
-def _audit(*, action: str, user: User, outcome: str, detail: dict) -> None:
+def account_audit(
+    *, action: str, user: User | None, outcome: str, detail: dict
+) -> None:
+    """One audit row about an account (`user` None: an anonymous caller, e.g. a
+    password reset for a number without an account)."""
     audit_record(
         action=action,
         actor=user,
+        role=None if user is not None else "anonymous",
         object_type="user",
-        object_id=user.pk,
+        object_id=user.pk if user is not None else "",
         outcome=outcome,
         detail=detail,
     )
+
+
+def audited_code_send(
+    *,
+    phone: str,
+    purpose: str,
+    binding: str,
+    action: str,
+    user: User | None,
+    detail: dict,
+) -> None:
+    """`otp_send` and its audit row `action`: SUCCESS in the same transaction as
+    the code; DENIED (rate limited: OtpRateLimited re-raised) or FAILURE (the
+    gateway failed: SmsSendFailed raised) in a transaction of their own, so the
+    row stays while the code rolls back."""
+    try:
+        with transaction.atomic():
+            otp_send(phone=phone, purpose=purpose, binding=binding)
+            account_audit(
+                action=action,
+                user=user,
+                outcome=AuditLog.Outcome.SUCCESS,
+                detail=detail,
+            )
+    except OtpRateLimited:
+        with transaction.atomic():
+            account_audit(
+                action=action,
+                user=user,
+                outcome=AuditLog.Outcome.DENIED,
+                detail={**detail, "reason": "rate_limited"},
+            )
+        raise
+    except (SmsError, OSError) as exc:
+        with transaction.atomic():
+            account_audit(
+                action=action,
+                user=user,
+                outcome=AuditLog.Outcome.FAILURE,
+                detail={**detail, "reason": "sms_error"},
+            )
+        raise SmsSendFailed(MSG_SMS_FAILED, code="sms_error") from exc
+
+
+def audited_code_verify(
+    *, phone: str, code: str, purpose: str, binding: str, action: str, user: User | None
+) -> None:
+    """`otp_verify`; a wrong code (FAILURE) or a locked one (DENIED) is audited
+    as `action` in its own transaction, then its ApplicationError re-raised."""
+    try:
+        otp_verify(phone=phone, code=code, purpose=purpose, binding=binding)
+    except ApplicationError as exc:
+        locked = exc.code == "otp_locked"
+        with transaction.atomic():
+            account_audit(
+                action=action,
+                user=user,
+                outcome=AuditLog.Outcome.DENIED if locked else AuditLog.Outcome.FAILURE,
+                detail={"reason": "locked" if locked else "wrong_code"},
+            )
+        raise
 
 
 def worker_sms_code_send(
@@ -72,40 +138,21 @@ def worker_sms_code_send(
     detail = {"purpose": str(purpose), **(detail or {})}
     if not user.phone:
         with transaction.atomic():
-            _audit(
+            account_audit(
                 action="worker_otp_send",
                 user=user,
                 outcome=AuditLog.Outcome.FAILURE,
                 detail={**detail, "reason": "no_phone"},
             )
         raise SmsSendFailed(MSG_NO_PHONE, code="no_phone")
-    try:
-        with transaction.atomic():
-            otp_send(phone=user.phone, purpose=purpose, binding=binding)
-            _audit(
-                action="worker_otp_send",
-                user=user,
-                outcome=AuditLog.Outcome.SUCCESS,
-                detail=detail,
-            )
-    except OtpRateLimited:
-        with transaction.atomic():
-            _audit(
-                action="worker_otp_send",
-                user=user,
-                outcome=AuditLog.Outcome.DENIED,
-                detail={**detail, "reason": "rate_limited"},
-            )
-        raise
-    except (SmsError, OSError) as exc:
-        with transaction.atomic():
-            _audit(
-                action="worker_otp_send",
-                user=user,
-                outcome=AuditLog.Outcome.FAILURE,
-                detail={**detail, "reason": "sms_error"},
-            )
-        raise SmsSendFailed(MSG_SMS_FAILED, code="sms_error") from exc
+    audited_code_send(
+        phone=user.phone,
+        purpose=purpose,
+        binding=binding,
+        action="worker_otp_send",
+        user=user,
+        detail=detail,
+    )
 
 
 def worker_sms_code_check(
@@ -134,13 +181,13 @@ def worker_sms_code_check(
     else:
         result, detail = AuditLog.Outcome.FAILURE, {"reason": "wrong_code"}
     with transaction.atomic():
-        _audit(action=action, user=user, outcome=result, detail=detail)
+        account_audit(action=action, user=user, outcome=result, detail=detail)
     return outcome
 
 
 def worker_trusted_device_login(*, user: User, device: str) -> None:
     with transaction.atomic():
-        _audit(
+        account_audit(
             action="worker_device_trusted",
             user=user,
             outcome=AuditLog.Outcome.SUCCESS,

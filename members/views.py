@@ -53,6 +53,7 @@ from members.selectors.joining import (
 )
 from members.selectors.people import member_get_for_user
 from members.sms import SmsError
+from members.views_account import MSG_UNAVAILABLE
 from members.worker_mfa import (
     DeviceState,
     code_binding,
@@ -67,7 +68,7 @@ from members.worker_mfa import (
 )
 from portal.exceptions import ApplicationError
 from portal.middleware import client_ip
-from portal.throttling import rate_limit_wait
+from portal.throttling import ThrottleUnavailable, rate_limit_wait
 
 
 class LoginView(auth_views.LoginView):
@@ -179,6 +180,9 @@ def register(request: HttpRequest) -> HttpResponse:
             except OtpRateLimited as exc:
                 form.add_error(None, _(exc.message))
                 status = 429
+            except ThrottleUnavailable:  # the per-address counter's Redis is down
+                form.add_error(None, _(MSG_UNAVAILABLE))
+                status = 503
             except (SmsError, OSError):
                 # The gateway failed; the code's row rolled back, so the attempt
                 # does not count against the hourly limit.

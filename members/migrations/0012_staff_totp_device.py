@@ -72,6 +72,7 @@ def _aware(value, connection):
 
 def encrypt_legacy_devices(apps, schema_editor):
     connection = schema_editor.connection
+    db = connection.alias
     columns = _legacy_columns(connection)
     if not columns:
         return
@@ -89,9 +90,9 @@ def encrypt_legacy_devices(apps, schema_editor):
                 row[column] = _aware(row[column], connection)
     for row in rows:
         created_at = row.pop("created_at", None)
-        Device.objects.create(**row)  # the key is encrypted on the way in
+        Device.objects.using(db).create(**row)  # the key is encrypted on the way in
         # auto_now_add overwrote it on create; keep the enrolment time.
-        Device.objects.filter(pk=row["id"]).update(created_at=created_at)
+        Device.objects.using(db).filter(pk=row["id"]).update(created_at=created_at)
     if rows:
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_sql(no_style(), [Device]):
@@ -101,6 +102,7 @@ def encrypt_legacy_devices(apps, schema_editor):
 
 def decrypt_into_legacy(apps, schema_editor):
     connection = schema_editor.connection
+    db = connection.alias
     columns = _legacy_columns(connection)
     if not columns:
         return
@@ -108,7 +110,7 @@ def decrypt_into_legacy(apps, schema_editor):
     qn = connection.ops.quote_name
     placeholders = ", ".join(["%s"] * len(columns))
     with connection.cursor() as cursor:
-        for device in Device.objects.order_by("id"):  # the key decrypts on read
+        for device in Device.objects.using(db).order_by("id"):  # decrypts on read
             cursor.execute(
                 f"INSERT INTO {qn(LEGACY_TABLE)} "
                 f"({', '.join(qn(c) for c in columns)}) VALUES ({placeholders})",

@@ -84,7 +84,7 @@ def test_account_pages_answer_503_when_the_throttle_store_is_down(sms_outbox):
 
     statuses = [r.status_code for r in (forgot, register, password, phone)]
     assert statuses == [503, 503, 503, 503]
-    for response in (forgot, password, phone):
+    for response in (forgot, register, password, phone):
         assert "服务暂时不可用" in response.content.decode()
     assert sms_outbox == []
 

@@ -62,8 +62,22 @@ def _worker_only(request: HttpRequest) -> None:
         raise Http404
 
 
-def _code_or_form_error(form, exc: ApplicationError) -> int:
-    """An action's ApplicationError on the field it is about; the status."""
+def _check_send_limit(*, scope: str, ident: str, rate: str) -> None:
+    """A page's own limit on code requests, before the per-number quota."""
+    if _limited(scope=scope, ident=ident, rate=rate):
+        raise OtpRateLimited(MSG_OTP_TOO_MANY_SENDS, code="otp_rate_limited")
+
+
+def _code_or_form_error(form, exc: ApplicationError | ThrottleUnavailable) -> int:
+    """A failed send or confirm as a form error on the field it is about; the
+    status: too many sends 429, gateway or throttle store down 503, a locked
+    code 429, anything else 400."""
+    if isinstance(exc, ThrottleUnavailable):
+        form.add_error(None, _(MSG_UNAVAILABLE))
+        return 503
+    if isinstance(exc, OtpRateLimited | SmsSendFailed):
+        form.add_error(None, _(exc.message))
+        return 429 if isinstance(exc, OtpRateLimited) else 503
     if exc.code.startswith("otp"):
         form.add_error("code", _(exc.message))
         return 429 if exc.code == "otp_locked" else 400
@@ -97,14 +111,11 @@ def password_forgot(request: HttpRequest) -> HttpResponse:
             try:
                 if sending:
                     # per client address first: one address cannot spray codes
-                    if _limited(
+                    _check_send_limit(
                         scope="password_reset_sms",
                         ident=client_ip(request) or "unknown",
                         rate=settings.PASSWORD_RESET_SMS_RATE,
-                    ):
-                        raise OtpRateLimited(
-                            MSG_OTP_TOO_MANY_SENDS, code="otp_rate_limited"
-                        )
+                    )
                     password_reset_code_send(phone=phone, binding=code_binding(request))
                     code_sent = True
                     messages.info(request, _(MSG_CODE_SENT))
@@ -121,16 +132,7 @@ def password_forgot(request: HttpRequest) -> HttpResponse:
                         _("密码已重置,其他设备上的登录已退出。请用新密码登录。"),
                     )
                     return redirect("members:login")
-            except OtpRateLimited as exc:
-                form.add_error(None, _(exc.message))
-                status = 429
-            except SmsSendFailed as exc:
-                form.add_error(None, _(exc.message))
-                status = 503
-            except ThrottleUnavailable:
-                form.add_error(None, _(MSG_UNAVAILABLE))
-                status = 503
-            except ApplicationError as exc:
+            except (ApplicationError, ThrottleUnavailable) as exc:
                 status = _code_or_form_error(form, exc)
             except ValidationError as exc:
                 form.add_error("password1", exc)
@@ -231,14 +233,11 @@ def phone_change(request: HttpRequest) -> HttpResponse:
             phone = form.cleaned_data["phone"]
             try:
                 if sending:
-                    if _limited(
+                    _check_send_limit(
                         scope="phone_change_sms",
                         ident=str(user.pk),
                         rate=settings.PHONE_CHANGE_SMS_RATE,
-                    ):
-                        raise OtpRateLimited(
-                            MSG_OTP_TOO_MANY_SENDS, code="otp_rate_limited"
-                        )
+                    )
                     phone_change_code_send(
                         user=user, new_phone=phone, binding=code_binding(request)
                     )
@@ -258,16 +257,7 @@ def phone_change(request: HttpRequest) -> HttpResponse:
                         % {"phone": mask_phone(phone)},
                     )
                     return redirect("members:me")
-            except OtpRateLimited as exc:
-                form.add_error(None, _(exc.message))
-                status = 429
-            except SmsSendFailed as exc:
-                form.add_error(None, _(exc.message))
-                status = 503
-            except ThrottleUnavailable:
-                form.add_error(None, _(MSG_UNAVAILABLE))
-                status = 503
-            except ApplicationError as exc:
+            except (ApplicationError, ThrottleUnavailable) as exc:
                 status = _code_or_form_error(form, exc)
         code_sent = code_sent or bool(request.POST.get("code_sent"))
     else:

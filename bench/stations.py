@@ -217,6 +217,10 @@ def load_hours(rng: random.Random) -> int:
     buf.seek(0)
     table = StationHours._meta.db_table
     with connection.cursor() as cur:
+        # TRUNCATE fires no row or statement DELETE trigger: clear the stations'
+        # derived week (Station.week_hours) by hand; the COPY's statement trigger
+        # then writes it for every station that gets hours.
+        cur.execute(f"UPDATE {Station._meta.db_table} SET week_hours = ''")
         cur.execute(f"TRUNCATE {table} RESTART IDENTITY")
         cur.cursor.copy_expert(
             f"COPY {table} (station_id, weekday, opens, closes) FROM STDIN", buf
@@ -250,7 +254,8 @@ def settle_tables() -> None:
             )
         cur.execute(
             "SELECT count(*) FROM pg_stat_user_tables WHERE relname = ANY(%s)"
-            " AND last_vacuum IS NULL AND last_autovacuum IS NULL",
+            " AND ((last_vacuum IS NULL AND last_autovacuum IS NULL)"
+            " OR n_dead_tup > n_live_tup / 10)",  # e.g. after a migration's UPDATE
             [tables],
         )
         if cur.fetchone()[0]:

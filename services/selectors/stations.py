@@ -220,8 +220,10 @@ def lat_cells(min_lat: float, max_lat: float) -> list[int] | None:
 
 
 # Each station's week of hours and its coming holidays travel in its own row as
-# text ("0 08:00:00 22:00:00,1 ..." / "2025-01-01 1 _ _,..."), aggregated in SQL:
-# ten rows instead of a hundred, and fewer values to convert in Python.
+# text ("0 08:00:00 22:00:00,1 ..." / "2025-01-01 1 _ _,..."): ten rows instead of
+# a hundred, and fewer values to convert in Python. The week is stored with the
+# station (Station.week_hours, maintained by triggers); the holidays of the coming
+# days are aggregated per request.
 _AGGREGATE = {"postgresql": "string_agg", "sqlite": "group_concat"}
 
 
@@ -234,7 +236,8 @@ def _nearby_statement(
     vendor: str = "postgresql",
 ) -> _Statement:
     """One SQL round trip: the nearest stations (CTE `top`), each with its
-    weekly hours and coming holidays folded into two text columns."""
+    weekly hours (Station.week_hours, kept by triggers) and its coming holidays
+    (aggregated here: they depend on the date) as two text columns."""
     agg = _AGGREGATE.get(vendor, "string_agg")
     where = [
         f"s.lat_cell IN ({_CELLS})",
@@ -257,7 +260,8 @@ def _nearby_statement(
     text = f"""WITH top AS (
   SELECT s.id, {_HAVERSINE} AS distance_km, {is_open} AS is_open, s.name,
          s.address, s.operator_name, s.org_id, s.latitude, s.longitude,
-         s.is_24h, s.star_level, s.phone, {_AMENITY_MASK} AS amenity_mask
+         s.is_24h, s.star_level, s.phone, {_AMENITY_MASK} AS amenity_mask,
+         s.week_hours
   FROM {_S} s
   WHERE {" AND ".join(where)}
   ORDER BY {order}
@@ -266,10 +270,7 @@ def _nearby_statement(
 SELECT t.id, t.distance_km, t.is_open, t.name, t.address, t.operator_name,
        o.name, CAST(t.latitude AS double precision),
        CAST(t.longitude AS double precision), t.is_24h, t.star_level, t.phone,
-       t.amenity_mask,
-       (SELECT {agg}(CAST(h.weekday AS text) || ' ' || CAST(h.opens AS text)
-                     || ' ' || CAST(h.closes AS text), ',')
-        FROM {_H} h WHERE h.station_id = t.id),
+       t.amenity_mask, t.week_hours,
        (SELECT {agg}(CAST(d.date AS text)
                      || CASE WHEN d.is_closed THEN ' 1' ELSE ' 0' END
                      || ' ' || COALESCE(CAST(d.opens AS text), '_')

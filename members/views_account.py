@@ -244,19 +244,29 @@ def phone_change(request: HttpRequest) -> HttpResponse:
                     code_sent = True
                     messages.info(request, _(MSG_CODE_SENT))
                 else:
+                    device = trusted_device_check(request, user)
                     phone_change_confirm(
                         user=user,
                         new_phone=phone,
                         code=form.cleaned_data["code"],
                         binding=code_binding(request),
                     )
-                    request.session.cycle_key()
+                    # A new session key, stamped with the new session epoch: the
+                    # account's other sessions end (SE2, SE4).
+                    update_session_auth_hash(request, user)
                     messages.success(
                         request,
-                        _("手机号已更换为 %(phone)s,以后请用新手机号登录。")
+                        _(
+                            "手机号已更换为 %(phone)s,以后请用新手机号登录;"
+                            "其他设备上的登录已退出。"
+                        )
                         % {"phone": mask_phone(phone)},
                     )
-                    return redirect("members:me")
+                    response = redirect("members:me")
+                    if device.state == DeviceState.TRUSTED:
+                        # This browser stays trusted; the others need a code.
+                        trusted_device_set(response, user, device=device.device)
+                    return response
             except (ApplicationError, ThrottleUnavailable) as exc:
                 status = _code_or_form_error(form, exc)
         code_sent = code_sent or bool(request.POST.get("code_sent"))

@@ -14,9 +14,10 @@ Audit actions (`AuditLog.action`; never a code, never a full phone):
 * `phone_change`: success (old and new number masked), failure `wrong_code` /
   `phone_taken`, denied `locked`.
 
-Other sessions and trusted-device cookies end with the password: both are tied
-to the user's session auth hash (an HMAC of the password hash), so a new
-password voids every session but the one the view re-stamps
+Other sessions and trusted-device cookies end with the password and with the
+phone: both are tied to the user's session auth hash (an HMAC of the password
+hash and of `User.session_epoch`, which a phone change raises), so a new password
+or number voids every session but the one the view re-stamps
 (`update_session_auth_hash`) and every trusted-device cookie
 (members/worker_mfa.py).
 """
@@ -259,7 +260,9 @@ def phone_change_confirm(
     the loser gets ApplicationError(`phone_taken`), never a 500. The old number
     gets an SMS and the account an in-app notice. The code is checked before
     the number: a guess without a code must not tell whether someone else holds
-    it (the send path, throttled, is where that is said)."""
+    it (the send path, throttled, is where that is said). Every other session
+    and trusted-device cookie ends (session_epoch); the caller re-stamps its own
+    session (`update_session_auth_hash`)."""
     audited_code_verify(
         phone=new_phone,
         code=code,
@@ -286,7 +289,16 @@ def phone_change_confirm(
             old_phone = locked_user.phone
             locked_user.set_phone(new_phone)
             locked_user.phone_verified_at = timezone.now()
-            locked_user.save(update_fields=["phone", "phone_hmac", "phone_verified_at"])
+            # Every other session and trusted browser ends (see the module doc).
+            locked_user.session_epoch += 1
+            locked_user.save(
+                update_fields=[
+                    "phone",
+                    "phone_hmac",
+                    "phone_verified_at",
+                    "session_epoch",
+                ]
+            )
             member = (
                 Member.objects.select_for_update()
                 .filter(user=locked_user, anonymised_at__isnull=True)
@@ -335,7 +347,9 @@ def phone_change_confirm(
                 detail={"reason": "phone_taken"},
             )
         raise ApplicationError(MSG_PHONE_IN_USE, code="phone_taken") from exc
-    user.refresh_from_db(fields=["phone", "phone_hmac", "phone_verified_at"])
+    user.refresh_from_db(
+        fields=["phone", "phone_hmac", "phone_verified_at", "session_epoch"]
+    )
 
 
 def _tell_old_phone(phone: str, text: str) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 from portal.crypto import EncryptedTextField, blind_index
 from portal.masking import mask_phone
@@ -19,6 +20,10 @@ class User(AbstractUser):
         max_length=64, null=True, blank=True, unique=True, editable=False
     )
     phone_verified_at = models.DateTimeField("手机验证时间", null=True, blank=True)
+    # Raised when a sign-in factor other than the password changes (the phone):
+    # mixed into the session auth hash, it ends every session and trusted-device
+    # cookie stamped before, as a new password does (security.md SE4, ASVS 7.4.3).
+    session_epoch = models.PositiveIntegerField("会话代次", default=0, editable=False)
     org = models.ForeignKey(
         "members.UnionOrg",
         verbose_name="所属工会组织",
@@ -36,6 +41,21 @@ class User(AbstractUser):
             ("view_sensitive", "可查看完整敏感个人信息(留痕)"),
             ("view_auditlog_all", "可查看审计日志"),
         ]
+
+    def _get_session_auth_hash(self, secret=None):
+        """Django's HMAC of the password hash, and of session_epoch once it is
+        above 0 (at 0 the value is Django's own, so existing sessions and
+        trusted-device cookies survive the upgrade). Django's fallback-key check
+        goes through this method too."""
+        base = super()._get_session_auth_hash(secret=secret)
+        if not self.session_epoch:
+            return base
+        return salted_hmac(
+            "members.User.session_epoch",
+            f"{base}:{self.session_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     def set_phone(self, normalized_phone: str) -> None:
         """Set the phone and its blind index together; pass a normalised number."""

@@ -696,6 +696,87 @@ def test_change_phone_moves_account_member_and_application(
     )
 
 
+def test_change_phone_rotates_the_session_and_ends_the_others(
+    signed_in, worker_user, sms_outbox
+):
+    """The phone is a sign-in factor (login name and SMS code): changing it
+    ends every other session and trusted browser, as a new password does
+    (SE4, ASVS 7.4.3); this browser stays signed in and trusted."""
+    step_up(signed_in)
+    signed_in.cookies[COOKIE] = trusted_device_value(worker_user, device="dev1")
+    other = Client()
+    other.force_login(worker_user)
+    other_cookie = trusted_device_value(worker_user, device="dev2")
+    before = signed_in.cookies["sessionid"].value
+    assert other.get("/me/").status_code == 200
+
+    _send_phone(signed_in)
+    response = _confirm_phone(signed_in, _code(sms_outbox, NEW_PHONE))
+
+    assert response.status_code == 302 and response["Location"] == "/me/"
+    assert signed_in.cookies["sessionid"].value != before
+    assert signed_in.get("/me/").status_code == 200
+    assert other.get("/me/")["Location"].startswith("/login/")
+    worker_user.refresh_from_db()
+    assert worker_user.session_epoch == 1
+    assert COOKIE in response.cookies
+    fresh = Client()
+    fresh.cookies[COOKIE] = response.cookies[COOKIE].value
+    assert (
+        fresh.post("/login/", {"username": NEW_PHONE, "password": PASSWORD})["Location"]
+        == "/me/"
+    )
+    stale = Client()
+    stale.cookies[COOKIE] = other_cookie
+    assert (
+        stale.post("/login/", {"username": NEW_PHONE, "password": PASSWORD})["Location"]
+        == "/login/verify/"
+    )
+
+
+def test_change_phone_on_an_untrusted_browser_sets_no_cookie(
+    signed_in, worker_user, sms_outbox
+):
+    step_up(signed_in)
+    _send_phone(signed_in)
+    response = _confirm_phone(signed_in, _code(sms_outbox, NEW_PHONE))
+    assert response.status_code == 302
+    assert COOKIE not in response.cookies
+
+
+def test_session_hash_at_epoch_zero_is_djangos_own(worker_user):
+    """Sessions and trusted-device cookies stamped before session_epoch existed
+    stay valid: at 0 the hash is AbstractBaseUser's."""
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    assert worker_user.session_epoch == 0
+    assert worker_user.get_session_auth_hash() == (
+        AbstractBaseUser._get_session_auth_hash(worker_user)
+    )
+    worker_user.session_epoch = 1
+    raised = worker_user.get_session_auth_hash()
+    assert raised != AbstractBaseUser._get_session_auth_hash(worker_user)
+    worker_user.session_epoch = 2
+    assert worker_user.get_session_auth_hash() != raised
+
+
+def test_a_failed_phone_change_keeps_the_other_sessions(
+    signed_in, worker_user, sms_outbox
+):
+    step_up(signed_in)
+    other = Client()
+    other.force_login(worker_user)
+    _send_phone(signed_in)
+    code = _code(sms_outbox, NEW_PHONE)
+
+    response = _confirm_phone(signed_in, _wrong(code))
+
+    assert response.status_code == 400
+    assert other.get("/me/").status_code == 200
+    worker_user.refresh_from_db()
+    assert worker_user.session_epoch == 0
+
+
 def test_change_phone_code_from_another_session_or_number_is_refused(
     signed_in, worker_user, sms_outbox
 ):

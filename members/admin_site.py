@@ -76,6 +76,26 @@ class PortalAdminSite(AdminSite):
                 return otp_step_redirect(response["Location"])
         return response
 
+    def password_change(self, request: HttpRequest, extra_context=None):
+        """Django's view with StaffPasswordChangeForm (rate limited, audited);
+        a refused attempt answers 429 / 503 with Retry-After."""
+        from django.contrib.auth.views import PasswordChangeView
+        from django.urls import reverse
+
+        from members.forms import StaffPasswordChangeForm
+        from members.login_rate import apply_limit_status
+
+        request.current_app = self.name
+        response = PasswordChangeView.as_view(
+            form_class=StaffPasswordChangeForm,
+            success_url=reverse("admin:password_change_done", current_app=self.name),
+            extra_context={**self.each_context(request), **(extra_context or {})},
+        )(request)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        if request.method == "POST" and form is not None:
+            apply_limit_status(response, form)
+        return response
+
     def get_urls(self):
         from members import views_mfa
 

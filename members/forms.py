@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.admin.forms import AdminAuthenticationForm
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm, AdminPasswordChangeForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from members.login_rate import LoginRateLimitMixin
+from members.login_rate import RETRY_AFTER_UNAVAILABLE, LoginRateLimitMixin
+from portal.throttling import ThrottleUnavailable, rate_limit_wait
 
 
 class LoginForm(LoginRateLimitMixin, AuthenticationForm):
@@ -30,6 +34,64 @@ class LoginForm(LoginRateLimitMixin, AuthenticationForm):
 
 class StaffLoginForm(LoginRateLimitMixin, AdminAuthenticationForm):
     """The admin's password step, with the same login rate limits."""
+
+
+class StaffPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's 修改密码 form. Every attempt counts against the account's
+    PASSWORD_CHANGE_RATE (the worker page's counter) before the current
+    password is hashed (AU3), so a borrowed staff session cannot guess it; a
+    wrong current password and a change are audited like the worker page's.
+    The view reads `limit_status` (members/admin_site.py)."""
+
+    limit_status: int | None = None
+    limit_retry_after: int | None = None
+
+    def clean_old_password(self):
+        from members.actions.worker_mfa import account_audit
+        from members.models import AuditLog
+
+        try:
+            wait = rate_limit_wait(
+                scope="password_change",
+                ident=str(self.user.pk),
+                rate=settings.PASSWORD_CHANGE_RATE,
+            )
+        except ThrottleUnavailable:
+            self.limit_status = 503
+            self.limit_retry_after = RETRY_AFTER_UNAVAILABLE
+            raise ValidationError(
+                _("服务暂时不可用,请稍后再试。"), code="unavailable"
+            ) from None
+        if wait is not None:
+            self.limit_status = 429
+            self.limit_retry_after = wait
+            raise ValidationError(_("尝试次数过多,请稍后再试。"), code="rate_limited")
+        try:
+            return super().clean_old_password()
+        except ValidationError:
+            with transaction.atomic():
+                account_audit(
+                    action="password_change",
+                    user=self.user,
+                    outcome=AuditLog.Outcome.FAILURE,
+                    detail={"reason": "wrong_password", "via": "admin"},
+                )
+            raise
+
+    def save(self, commit=True):
+        from members.actions.worker_mfa import account_audit
+        from members.models import AuditLog
+
+        with transaction.atomic():
+            user = super().save(commit=commit)
+            if commit:
+                account_audit(
+                    action="password_change",
+                    user=user,
+                    outcome=AuditLog.Outcome.SUCCESS,
+                    detail={"via": "admin"},
+                )
+        return user
 
 
 class PhoneField(forms.CharField):

@@ -598,7 +598,9 @@ def _cpu_snapshot(server_pid: int) -> dict[str, float]:
     }
 
 
-def server_command(port: int, args) -> list[str]:
+def server_command(
+    port: int, args, module: str = "portal.wsgi:application"
+) -> list[str]:
     if args.server == "granian":
         return [
             str(ROOT / ".venv/bin/granian"),
@@ -616,11 +618,11 @@ def server_command(port: int, args) -> list[str]:
             "--log-level",
             "warning",
             "--no-access-log",
-            "portal.wsgi:application",
+            module,
         ]
     cmd = [
         str(ROOT / ".venv/bin/gunicorn"),
-        "portal.wsgi:application",
+        module,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",

@@ -35,14 +35,12 @@ The database must have been loaded by bench/stations.py first.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -64,12 +62,13 @@ def _make_floor_app(variant: str):
     django.setup()
     import orjson
     from django.conf import settings
+    from django.db import connection
     from django.utils import timezone
 
     from portal.throttling import rate_limit_wait
-    from services.geo import bounding_box
-    from services.opening_hours import SHANGHAI
     from services.selectors import stations as sel
+
+    ops = connection.ops
 
     rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["stations"]
     headers = [("Content-Type", "application/json")]
@@ -81,31 +80,13 @@ def _make_floor_app(variant: str):
 
     def rows(environ) -> list[tuple]:
         params = dict(parse_qsl(environ.get("QUERY_STRING", "")))
-        lat, lng = float(params["lat"]), float(params["lng"])
-        radius = float(params.get("radius_km", 5))
-        min_lat, max_lat, min_lng, max_lng = bounding_box(lat, lng, radius)
-        local = timezone.now().astimezone(SHANGHAI).replace(microsecond=0)
-        today = local.date()
-        yesterday = today - timedelta(days=1)
-        values = {f"cell{i}": c for i, c in enumerate(sel.lat_cells(min_lat, max_lat))}
-        lat0 = math.radians(lat)
-        values.update(
-            min_lat=min_lat,
-            max_lat=max_lat,
-            min_lng=min_lng,
-            max_lng=max_lng,
-            lat0=lat0,
-            lng0=math.radians(lng),
-            cos_lat0=math.cos(lat0),
-            radius_km=radius,
+        values = sel.search_arguments(
+            lat=float(params["lat"]),
+            lng=float(params["lng"]),
+            radius_km=float(params.get("radius_km", 5)),
             limit=int(params.get("limit", 10)),
-            today=today,
-            yesterday=yesterday,
-            wd=today.weekday(),
-            ywd=yesterday.weekday(),
-            t=local.time(),
-            holidays_from=yesterday,
-            holidays_to=today + timedelta(days=8),
+            at=timezone.now(),
+            ops=ops,
         )
         statement = (
             _NEAREST
@@ -165,35 +146,18 @@ def run_variant(
         module = "stations_floor:application"
         env["STATIONS_FLOOR"] = variant
         env["PYTHONPATH"] = f"{ROOT}:{ROOT / 'bench'}"
-    if server_kind == "gunicorn":  # sync workers, as the text names
-        cmd = [
-            str(ROOT / ".venv/bin/gunicorn"),
-            module,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ]
-    else:
-        cmd = [
-            str(ROOT / ".venv/bin/granian"),
-            "--interface",
-            "wsgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--blocking-threads",
-            str(threads),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            module,
-        ]
+    cmd = bench.server_command(
+        port,
+        argparse.Namespace(
+            server=server_kind,
+            workers=workers,
+            blocking_threads=threads,
+            backpressure=0,
+            worker_class="sync",  # gunicorn: sync workers, as the text names
+            threads=1,
+        ),
+        module=module,
+    )
     server = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
     try:
         import urllib.request

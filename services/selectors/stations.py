@@ -397,25 +397,13 @@ class NearbyStation:
     status: OpenStatus
 
 
-def nearby_stations(
-    *,
-    lat: float,
-    lng: float,
-    radius_km: float = DEFAULT_RADIUS_KM,
-    open_now: bool = False,
-    amenities: Sequence[str] = (),
-    is_24h: bool = False,
-    open_first: bool = False,
-    limit: int = 20,
-    at: datetime | None = None,
-) -> list[NearbyStation]:
-    """The nearest active stations within radius_km (≤ MAX_RADIUS_KM), nearest
-    first (open ones first if open_first), with open status at `at`: one query."""
-    at = at or timezone.now()
+def search_arguments(
+    *, lat: float, lng: float, radius_km: float, limit: int, at: datetime, ops
+) -> dict:
+    """The nearest-stations statement's named arguments for a search at `at`
+    (`ops`: the connection's DatabaseOperations, which adapt dates and times)."""
     radius_km = min(radius_km, MAX_RADIUS_KM)
     min_lat, max_lat, min_lng, max_lng = bounding_box(lat, lng, radius_km)
-    conn = connections[DEFAULT_DB_ALIAS]
-    ops = conn.ops
     local = at.astimezone(SHANGHAI).replace(microsecond=0)
     today = local.date()
     yesterday = today - timedelta(days=1)
@@ -440,6 +428,28 @@ def nearby_stations(
         t=ops.adapt_timefield_value(local.time()),
         holidays_from=ops.adapt_datefield_value(yesterday),
         holidays_to=ops.adapt_datefield_value(today + timedelta(days=8)),
+    )
+    return values
+
+
+def nearby_stations(
+    *,
+    lat: float,
+    lng: float,
+    radius_km: float = DEFAULT_RADIUS_KM,
+    open_now: bool = False,
+    amenities: Sequence[str] = (),
+    is_24h: bool = False,
+    open_first: bool = False,
+    limit: int = 20,
+    at: datetime | None = None,
+) -> list[NearbyStation]:
+    """The nearest active stations within radius_km (≤ MAX_RADIUS_KM), nearest
+    first (open ones first if open_first), with open status at `at`: one query."""
+    at = at or timezone.now()
+    conn = connections[DEFAULT_DB_ALIAS]
+    values = search_arguments(
+        lat=lat, lng=lng, radius_km=radius_km, limit=limit, at=at, ops=conn.ops
     )
     statement = _nearby_statement(
         frozenset(Amenity(code).value for code in amenities),

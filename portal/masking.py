@@ -10,9 +10,30 @@ from __future__ import annotations
 
 import re
 
-_ID_RE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_MOBILE_RE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
-_CARD_RE = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
+# Numbers are matched whole: never inside a longer run of digits, and never as the
+# fraction of a number below one ("succeeded in 0.0251941234561557s" is a duration,
+# not a card). Other decimals are masked like any digits, because "1.13812345678"
+# is how someone numbers a list of contacts. People also write numbers in groups
+# ("138 1234 5678", "6222-0212-3456-7890"), so the usual groupings with one space
+# or hyphen between groups are matched too.
+_NOT_AFTER_DIGITS = r"(?<!\d)(?<!(?<!\d)0\.)"
+_SEP = r"[ -]"
+_ID_RE = re.compile(
+    r"(?<![0-9A-Za-z])(?<!(?<!\d)0\.)"
+    rf"(?:\d{{17}}|\d{{6}}{_SEP}\d{{8}}{_SEP}\d{{3}}"
+    rf"|\d{{6}}{_SEP}\d{{4}}{_SEP}\d{{4}}{_SEP}\d{{3}})"
+    r"[\dXx](?![0-9A-Za-z])"
+)
+_MOBILE_RE = re.compile(
+    rf"{_NOT_AFTER_DIGITS}(?:\+?86{_SEP}?)?"
+    rf"(?:1[3-9]\d{{9}}|1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}})(?!\d)"
+)
+_CARD_RE = re.compile(
+    rf"{_NOT_AFTER_DIGITS}"
+    rf"(?:\d{{13,19}}|\d{{4}}(?:{_SEP}\d{{4}}){{3}}(?:{_SEP}\d{{1,3}})?"
+    rf"|\d{{6}}{_SEP}\d{{7,13}})"
+    r"(?!\d)"
+)
 
 
 def _keep(value: str, head: int, tail: int) -> str:
@@ -59,8 +80,15 @@ def mask_name(value: str | None) -> str:
     return value[0] + "*" * (len(value) - 1)
 
 
+def _digits(value: str) -> str:
+    return re.sub(r"[ -]", "", value)
+
+
 def mask_text(text: str) -> str:
-    """Mask anything that looks like an ID number, mobile or card in free text."""
-    text = _ID_RE.sub(lambda m: mask_id_number(m.group(0)), text)
-    text = _MOBILE_RE.sub(lambda m: mask_phone(m.group(0)[-11:]), text)
-    return _CARD_RE.sub(lambda m: mask_bank_card(m.group(0)), text)
+    """Mask anything that looks like an ID number, mobile or card in free text.
+
+    A grouped number comes back in the masked form of its digits
+    ("138 1234 5678" -> "138****5678")."""
+    text = _ID_RE.sub(lambda m: mask_id_number(_digits(m.group(0))), text)
+    text = _MOBILE_RE.sub(lambda m: mask_phone(_digits(m.group(0))[-11:]), text)
+    return _CARD_RE.sub(lambda m: mask_bank_card(_digits(m.group(0))), text)

@@ -30,6 +30,7 @@ from members.selectors.joining import default_org_for_residence
 from members.validators import check_age, normalize_name, parse_id_number
 from portal.crypto import blind_index
 from portal.exceptions import ApplicationError, ConflictError
+from portal.masking import mask_text
 
 # gettext_noop: plain str here (tests compare them); views translate them on display.
 MSG_PHONE_NOT_VERIFIED = gettext_noop("请先用短信验证码验证手机号。")
@@ -329,6 +330,9 @@ def application_reject(
     reason = (reason or "").strip()
     if not reason or len(reason) > 200:
         raise ApplicationError(MSG_REASON_REQUIRED, code="reason_required")
+    # The reason is shown to the worker and kept in the history: an ID number or
+    # mobile typed into it is stored masked (PIPL minimisation, security.md §3).
+    reason = mask_text(reason)
     application = _claim(
         application_id=application_id,
         reviewer=reviewer,

@@ -44,6 +44,7 @@ from members.notification_channels import (
 )
 from members.notification_templates import TemplateError, render
 from members.sms import get_sms_backend
+from portal.masking import mask_text
 
 
 @dataclass(frozen=True)
@@ -501,7 +502,8 @@ def _write_outcomes(*, sent, failed, token) -> Counter:
         retry, dead = [], []
         for row, exc in failed:
             row.attempts += 1  # the in-memory copy predates the ledger mark
-            row.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            # A gateway's error text may echo the number it was given.
+            row.last_error = mask_text(f"{type(exc).__name__}: {exc}")[:300]
             if isinstance(exc, TransientDeliveryError) and row.attempts < max_attempts:
                 row.status = NotificationStatus.PENDING
                 row.due_at = now + timedelta(

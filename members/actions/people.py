@@ -35,6 +35,7 @@ from members.selectors.joining import (
     membership_events_for_user,
 )
 from portal.exceptions import ApplicationError, ConflictError
+from portal.masking import mask_text
 
 REVEALABLE_FIELDS = {"id_number": "身份证号", "phone": "手机号"}
 MSG_REVEAL_REASON = "请填写查看完整信息的事由(2至200字)。"
@@ -211,7 +212,11 @@ def data_request_create(*, user: User, kind: str, note: str = "") -> DataRequest
     application = application_get_for_user(user=user)
     org = member.org if member else (application.org if application else None)
     request = DataRequest(
-        user=user, member=member, org=org, kind=kind, note=(note or "").strip()
+        user=user,
+        member=member,
+        org=org,
+        kind=kind,
+        note=mask_text((note or "").strip()),
     )
     request.full_clean(validate_constraints=False)
     try:
@@ -244,7 +249,7 @@ def data_request_process(
     withdrawal ends the membership; a done deletion erases the account's
     unapproved applications. Claimed with a conditional UPDATE, so two staff
     processing at once act once."""
-    response = (response or "").strip()[:500]
+    response = mask_text((response or "").strip())[:500]
     if status not in (DataRequestStatus.DONE, DataRequestStatus.REFUSED):
         raise ApplicationError("无效的处理结果。", code="invalid_status")
     if status == DataRequestStatus.REFUSED and not response:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from members.audit import audit_record
 from members.models import User
+from portal.masking import mask_text
 from services.models import (
     ProblemKind,
     ProblemReport,
@@ -55,7 +56,12 @@ def problem_report_submit(
     if kind == ProblemKind.OTHER and not text.strip():
         raise ValidationError({"text": REPORT_TEXT_REQUIRED})
     report = ProblemReport(
-        station=station, kind=kind, text=text.strip(), contact=contact.strip()
+        station=station,
+        kind=kind,
+        # A number typed into the description is kept masked: the callback
+        # number belongs in `contact`, which is encrypted.
+        text=mask_text(text.strip()),
+        contact=contact.strip(),
     )
     report.full_clean()
     report.save()
@@ -81,7 +87,7 @@ def problem_report_resolve(
         status=ProblemStatus.RESOLVED,
         resolved_at=now,
         resolved_by=actor,
-        resolution_note=note[:300],
+        resolution_note=mask_text(note)[:300],
     )
     if updated != 1:
         raise ValidationError(REPORT_ALREADY_RESOLVED)

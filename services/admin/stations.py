@@ -11,6 +11,7 @@ from import_export.admin import ImportExportModelAdmin
 
 from members.admin_mixins import OrgScopedAdminMixin
 from members.selectors.orgs import orgs_visible_to
+from portal.masking import mask_text
 from services.actions.stations import (
     PHOTO_MAX_BYTES,
     PHOTO_TOO_LARGE,
@@ -204,7 +205,7 @@ class ProblemReportAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     fields = (
         "station",
         "kind",
-        "text",
+        "text_display",
         "contact_display",
         "status",
         "created_at",
@@ -217,6 +218,11 @@ class ProblemReportAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="联系方式")
     def contact_display(self, obj: ProblemReport) -> str:
         return obj.contact_masked
+
+    @admin.display(description="问题描述")
+    def text_display(self, obj: ProblemReport) -> str:
+        # New reports are stored masked; this also covers those written before.
+        return mask_text(obj.text)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -235,3 +235,24 @@ def test_withdrawing_consent_stops_review(sz):
     application.refresh_from_db()
     assert consent.withdrawn_at is not None
     assert application.status == ApplicationStatus.DRAFT
+
+
+def test_a_number_typed_into_the_reject_reason_is_kept_masked(sz, rv_nanshan):
+    application = submit_application()
+
+    j.application_reject(
+        application_id=application.pk,
+        reviewer=rv_nanshan,
+        reason="身份证号440305199003071236与照片不符，请致电138 1234 5678",
+    )
+
+    application.refresh_from_db()
+    assert application.reject_reason == (
+        "身份证号4****************6与照片不符，请致电138****5678"
+    )
+    notice = Notification.objects.get(
+        template_code="membership_rejected", channel="sms"
+    )
+    assert "440305199003071236" not in notice.params["reason"]
+    event = application.events.get(kind="rejected")
+    assert "1234 5678" not in event.note

@@ -691,3 +691,25 @@ def test_tasks_route_otp_and_notifications_to_their_own_queues():
         ("services.tasks.batch_process", "bulk"),
     ):
         assert router.route({}, name)["queue"].name == queue
+
+
+class EchoingBackend(RecordingBackend):
+    """A gateway whose error text echoes the number it was given."""
+
+    def send_template(self, phone, *, out_id, text, **_):
+        raise SmsError(f"invalid mobile {phone} (card 6222021234567890128)")
+
+
+@pytest.mark.django_db
+def test_a_gateway_error_echoing_the_number_is_stored_masked(worker, settings):
+    settings.NOTIFICATION_MAX_ATTEMPTS = 1
+    sms_notices(worker, 1)
+    phone = worker.phone
+
+    drain(EchoingBackend())
+
+    error = Notification.objects.get().last_error
+    assert "invalid mobile" in error
+    assert phone not in error
+    assert f"{phone[:3]}****{phone[-4:]}" in error
+    assert "6222021234567890128" not in error

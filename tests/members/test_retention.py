@@ -506,3 +506,24 @@ def test_a_run_while_another_holds_the_lock_changes_nothing(sz):
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
         other.close()
     assert counts(retention_run(now=T0 + 400 * DAY))["membership_applications"] == 1
+
+
+@pytest.mark.django_db
+def test_numbers_typed_into_a_data_request_and_its_answer_are_kept_masked(sz):
+    user = make_verified_user()
+    make_member(org=_pool(), user=user)
+    staff = make_staff(org=_pool(), is_superuser=True)
+
+    request = data_request_create(
+        user=user, kind="export", note="寄到我的邮箱，或打 139-8765-4321"
+    )
+    data_request_process(
+        request_id=request.pk,
+        staff=staff,
+        status="refused",
+        response="请本人持身份证 440305 19900307 1236 到窗口办理",
+    )
+
+    request.refresh_from_db()
+    assert request.note == "寄到我的邮箱，或打 139****4321"
+    assert request.response == "请本人持身份证 4****************6 到窗口办理"

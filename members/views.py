@@ -208,6 +208,7 @@ def _worker_only(request: HttpRequest) -> None:
         raise Http404
 
 
+@sensitive_post_parameters("name", "id_number", "hukou_county")
 @login_required
 def join(request: HttpRequest) -> HttpResponse:
     _worker_only(request)
@@ -337,6 +338,7 @@ def _data_request_resume(request: HttpRequest) -> str:
     return url
 
 
+@sensitive_post_parameters("note")
 @login_required
 @require_http_methods(["GET", "POST"])
 @sms_step_up_required(resume=_data_request_resume)

@@ -16,6 +16,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from portal.middleware import client_ip
@@ -157,6 +158,7 @@ def _report_allowed(request: HttpRequest) -> bool:
     return count <= settings.STATIONS_REPORTS_PER_HOUR
 
 
+@sensitive_post_parameters("text", "contact")
 @require_http_methods(["GET", "POST"])
 def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
     station = station_get_public(station_id=station_id)

@@ -46,3 +46,37 @@ def test_phone_change_marks_the_new_phone_and_code():
     response = client.post("/me/phone/", POST)
 
     assert {"phone", "code"} <= marked(response)
+
+
+def test_join_marks_name_id_number_and_hukou():
+    client = Client()
+    client.force_login(make_user(phone="13812345678"))
+
+    response = client.post(
+        "/join/", {"name": "张三", "id_number": "440305199003071236"}
+    )
+
+    assert {"name", "id_number", "hukou_county"} <= marked(response)
+
+
+def test_data_request_marks_the_note():
+    client = Client()
+    client.force_login(make_user(phone="13812345678"))
+    step_up(client)
+
+    response = client.post("/me/requests/", {"kind": "export", "note": "x"})
+
+    assert "note" in marked(response)
+
+
+def test_station_problem_report_marks_text_and_contact(client):
+    from tests.services.stations_factories import make_station
+
+    station = make_station()
+
+    response = client.post(
+        station.get_absolute_url(),
+        {"kind": "other", "text": "x", "contact": "13812345678"},
+    )
+
+    assert {"text", "contact"} <= marked(response)

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -25,6 +26,7 @@ from members.admin_mixins import (
     MaskedIdentityColumnsMixin,
     OrgScopedAdminMixin,
     ReadOnlyAdminMixin,
+    ScopedChoicesAdminMixin,
 )
 from members.admin_search import BlindIndexSearchMixin
 from members.forms import ReasonForm, RevealForm
@@ -59,7 +61,16 @@ from portal.exceptions import ApplicationError
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ScopedChoicesAdminMixin, DjangoUserAdmin):
+    """Accounts in the staff user's subtree.
+
+    Django lets anyone with `change_user` make any account, their own included, a
+    superuser or give it any permission. Here only a superuser may do that: others
+    never see superuser accounts, cannot touch `is_superuser` or direct
+    permissions, may hand out only groups whose permissions they hold themselves,
+    and cannot change their own staff status, groups or union."""
+
+    org_scoped = True
     list_display = (
         "username",
         "phone_display",
@@ -120,7 +131,26 @@ class UserAdmin(DjangoUserAdmin):
         org = request.user.org
         if org is None:
             return qs.none()
-        return qs.filter(org__path__startswith=org.path)
+        return qs.filter(org__path__startswith=org.path, is_superuser=False)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        fields += ("is_superuser", "user_permissions")
+        if obj is not None and obj.pk == request.user.pk:
+            fields += ("is_staff", "is_active", "groups", "org")
+        return fields
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups" and not request.user.is_superuser:
+            held = Permission.objects.filter(
+                Q(user=request.user) | Q(group__user=request.user)
+            )
+            kwargs["queryset"] = Group.objects.exclude(
+                permissions__in=Permission.objects.exclude(pk__in=held)
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 class UnionOrgForm(forms.ModelForm):

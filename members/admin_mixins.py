@@ -7,14 +7,48 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 
-class OrgScopedAdminMixin:
+def scoped_choices(admin_site, request: HttpRequest, model) -> QuerySet | None:
+    """The rows of `model` this staff user may pick in a form: its admin's queryset
+    when that admin is union-scoped (`org_scoped`), else None (no limit)."""
+    related = admin_site._registry.get(model)
+    if related is None or not getattr(related, "org_scoped", False):
+        return None
+    return related.get_queryset(request)
+
+
+class ScopedChoicesAdminMixin:
+    """Foreign-key and many-to-many choices (selects, raw-id and autocomplete
+    fields) come from the related admin's scoped queryset, so a posted id of an
+    org, member or station outside the staff user's subtree is an invalid
+    choice, not a way to move a row out of (or into) someone else's subtree.
+    Django itself validates these fields against every row of the model."""
+
+    def _scope_choices(self, db_field, request, kwargs: dict) -> dict:
+        if "queryset" not in kwargs:
+            queryset = scoped_choices(self.admin_site, request, db_field.related_model)
+            if queryset is not None:
+                kwargs["queryset"] = queryset
+        return kwargs
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs = self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs = self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class OrgScopedAdminMixin(ScopedChoicesAdminMixin):
     """Limit an admin's rows to the staff user's union subtree.
 
     `org_path_lookup` names the path of the row's union org, e.g. "org__path" or
     "member__org__path". Lists, search, change pages, deletes and autocomplete all
-    go through get_queryset, so an out-of-scope object is simply not found.
+    go through get_queryset, so an out-of-scope object is simply not found; the
+    choices in this admin's forms are scoped the same way (ScopedChoicesAdminMixin).
     """
 
+    org_scoped = True
     org_path_lookup = "org__path"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -69,5 +103,7 @@ __all__ = [
     "MaskedIdentityColumnsMixin",
     "OrgScopedAdminMixin",
     "ReadOnlyAdminMixin",
+    "ScopedChoicesAdminMixin",
+    "scoped_choices",
     "admin",
 ]

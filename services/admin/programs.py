@@ -12,7 +12,11 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from members.admin_mixins import OrgScopedAdminMixin, ReadOnlyAdminMixin
+from members.admin_mixins import (
+    OrgScopedAdminMixin,
+    ReadOnlyAdminMixin,
+    ScopedChoicesAdminMixin,
+)
 from members.models import Member, UnionOrg
 from services.models import (
     BenefitItem,
@@ -51,7 +55,7 @@ class BenefitItemInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(ScopedChoicesAdminMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "code",

@@ -10,7 +10,6 @@ from django.http import HttpRequest
 from import_export.admin import ImportExportModelAdmin
 
 from members.admin_mixins import OrgScopedAdminMixin
-from members.selectors.orgs import orgs_visible_to
 from portal.masking import mask_text
 from services.actions.stations import (
     PHOTO_MAX_BYTES,
@@ -154,11 +153,6 @@ class StationAdmin(OrgScopedAdminMixin, ImportExportModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Station]:
         return station_list_for_admin(super().get_queryset(request))
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "org":
-            kwargs["queryset"] = orgs_visible_to(user=request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {

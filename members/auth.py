@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
@@ -13,14 +14,25 @@ from members.models.accounts import PHONE_INDEX
 from members.validators import normalize_phone
 from portal.crypto import blind_index
 
+# Six digits in a row (spaces and hyphens ignored) is already a partial phone, ID
+# or card number; no staff username needs that many.
+_LOOKS_PERSONAL = re.compile(r"\d{6}")
+
 
 def axes_username(request: HttpRequest, credentials: dict[str, Any]) -> str:
-    """The lockout key for a login attempt: a keyed hash for phone numbers, so the
-    axes tables never hold a phone in clear text."""
+    """The lockout key for a login attempt, kept in the axes tables.
+
+    A phone number becomes a keyed hash of its normal form. Anything else that
+    carries personal digits (an ID number typed into the phone box, a mistyped
+    phone) becomes a keyed hash of what was typed, so the tables never hold either
+    in clear text; a staff username stays readable for whoever unlocks it."""
     username = str((credentials or {}).get("username") or "")
     try:
         phone = normalize_phone(username)
     except ValidationError:
+        if _LOOKS_PERSONAL.search(re.sub(r"[\s-]", "", username)):
+            typed = username.strip()
+            return "typed:" + blind_index(typed, purpose="axes.username")[:32]
         return username[:150]
     return "phone:" + blind_index(phone, purpose=PHONE_INDEX)[:32]
 

@@ -251,3 +251,32 @@ def test_within_the_limits_login_works_as_before(client):
     response = _post(client, PHONE, password=PASSWORD)
 
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("typed", "secret"),
+    [
+        ("136 1234 5678", "12345678"),  # a phone: the normal form is hashed
+        ("440305199003071236", "199003071236"),  # an ID number in the phone box
+        ("1361234567", "1234567"),  # a phone one digit short
+    ],
+)
+def test_axes_never_stores_personal_digits_typed_as_a_username(client, typed, secret):
+    from axes.models import AccessAttempt, AccessFailureLog
+
+    _post(client, typed)
+
+    stored = [a.username for a in AccessAttempt.objects.all()] + [
+        a.username for a in AccessFailureLog.objects.all()
+    ]
+    assert stored
+    assert all(secret not in s for s in stored), stored
+    assert all(s.startswith(("phone:", "typed:")) for s in stored), stored
+
+
+def test_axes_keeps_a_staff_username_readable_for_whoever_unlocks_it(client):
+    from axes.models import AccessAttempt
+
+    _post(client, "rv_nanshan", url=ADMIN_LOGIN)
+
+    assert AccessAttempt.objects.get().username == "rv_nanshan"

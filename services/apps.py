@@ -10,8 +10,11 @@ class ServicesConfig(AppConfig):
     verbose_name = "会员服务"
 
     def ready(self) -> None:
+        from members.exports import register_export_section
         from services.actions import retention
         from services.notification_templates import register
+        from services.selectors.programs import enrollments_export
 
         register()
         retention.register()
+        register_export_section("enrollments", enrollments_export)

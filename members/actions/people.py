@@ -13,6 +13,7 @@ from django.utils.translation import gettext_noop
 from members.actions.notifications import notification_enqueue
 from members.actions.retention import applications_delete, members_anonymise
 from members.audit import audit_record
+from members.exports import export_sections
 from members.mfa import user_otp_verified
 from members.models import (
     EX_MEMBER_STATUSES,
@@ -194,6 +195,7 @@ def personal_data_export(*, user: User) -> dict[str, Any]:
                 "reject_reason": application.reject_reason,
             }
         )
+    data.update(export_sections(user=user, member=member))
     audit_record(
         action="personal_data_export",
         actor=user,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from members.models import Member
 from services.models import Enrollment, EnrollmentMode, EnrollmentStatus, Program
@@ -76,3 +77,36 @@ def enrollment_history_for_member(*, member: Member) -> QuerySet[Enrollment]:
         .select_related("program")
         .order_by("-period_start", "program_id")
     )
+
+
+def enrollments_export(*, user, member: Member | None) -> list[dict]:
+    """The worker's enrollments and each one's history, for their own copy of
+    their data (members.exports)."""
+    if member is None:
+        return []
+    enrollments = enrollment_history_for_member(member=member).prefetch_related(
+        "events"
+    )
+    return [
+        {
+            "program": e.program.name,
+            "program_code": e.program.code,
+            "period_start": e.period_start.isoformat(),
+            "period_end": e.period_end.isoformat(),
+            "status": e.status,
+            "status_reason": e.status_reason,
+            "source": e.source,
+            "created_at": timezone.localtime(e.created_at).isoformat(),
+            "history": [
+                {
+                    "time": timezone.localtime(ev.created_at).isoformat(),
+                    "from_status": ev.from_status,
+                    "to_status": ev.to_status,
+                    "reason": ev.reason,
+                    "source": ev.source,
+                }
+                for ev in e.events.all()
+            ],
+        }
+        for e in enrollments
+    ]

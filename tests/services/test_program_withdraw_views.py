@@ -174,3 +174,28 @@ def test_program_page_offers_withdraw_only_for_a_named_enrollment(client, progra
 
     assert url(enrollment) in named.content.decode()
     assert "退出该计划" not in other.content.decode()
+
+
+def test_the_workers_data_export_holds_their_enrollments_and_history(client, programs):
+    from tests.factories import step_up
+
+    enrollment = enrolled(client, programs)
+    client.post(url(enrollment))
+    step_up(client)
+
+    response = client.post(reverse("members:export"))
+
+    [exported] = response.json()["enrollments"]
+    assert exported["program_code"] == "domestic"
+    assert exported["status"] == EnrollmentStatus.WITHDRAWN
+    assert [h["to_status"] for h in exported["history"]] == ["active", "withdrawn"]
+    assert exported["created_at"].endswith("+08:00")  # Asia/Shanghai, not UTC
+
+
+def test_an_export_without_membership_has_an_empty_enrollments_section(client):
+    from tests.factories import step_up
+
+    client.force_login(make_user())
+    step_up(client)
+
+    assert client.post(reverse("members:export")).json()["enrollments"] == []

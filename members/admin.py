@@ -53,6 +53,7 @@ from members.models import (
 from members.selectors.joining import region_code_warnings, region_name
 from members.validators import credit_code_warnings, normalize_credit_code
 from portal.exceptions import ApplicationError
+from portal.masking import mask_phone
 
 # Staff TOTP devices (StaffTotpDevice) have no admin: their secrets are never
 # shown, and no one may add a device for another user. Devices are managed only
@@ -955,8 +956,12 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="接收人")
     def recipient(self, obj: Notification) -> str:
         if obj.member_id:
-            return obj.member.name_masked
-        return obj.user.username if obj.user_id else "—"
+            who = obj.member.name_masked
+        else:
+            who = obj.user.username if obj.user_id else "—"
+        if obj.to_phone:  # e.g. the old number told of a phone change
+            return f"{who}(发往 {mask_phone(obj.to_phone)})"
+        return who
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
         qs = super().get_queryset(request)

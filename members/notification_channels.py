@@ -34,6 +34,8 @@ class PermanentDeliveryError(Exception):
 
 
 def recipient_phone(notification: Notification) -> str:
+    if notification.to_phone:
+        return notification.to_phone
     member = notification.member
     if member is not None and member.phone:
         return member.phone

@@ -24,8 +24,6 @@ or number voids every session but the one the view re-stamps
 
 from __future__ import annotations
 
-import logging
-
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -48,12 +46,9 @@ from members.models import (
     User,
 )
 from members.models.accounts import PHONE_INDEX
-from members.sms import SmsError, send_sms
 from portal.crypto import blind_index
 from portal.exceptions import ApplicationError
 from portal.masking import mask_phone
-
-logger = logging.getLogger(__name__)
 
 MSG_RESET_NO_ACCOUNT = gettext_noop(
     "该手机号没有可以找回密码的账号。还没有账号请先注册;工作人员账号请联系管理员。"
@@ -61,11 +56,6 @@ MSG_RESET_NO_ACCOUNT = gettext_noop(
 MSG_WRONG_PASSWORD = gettext_noop("当前密码不正确。")
 MSG_SAME_PHONE = gettext_noop("新手机号与当前绑定的手机号相同。")
 MSG_PHONE_IN_USE = gettext_noop("该手机号已被其他账号使用,不能绑定。")
-
-PHONE_CHANGED_SMS = (
-    "【工会会员服务】您的账号绑定手机号已于{when}更换为{new}。"
-    "如非本人操作,请立即拨打12351或联系所在工会。"
-)
 
 
 def _eligible_worker(phone: str) -> User | None:
@@ -322,21 +312,25 @@ def phone_change_confirm(
                 outcome=AuditLog.Outcome.SUCCESS,
                 detail={"old": mask_phone(old_phone), "new": mask_phone(new_phone)},
             )
+            stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
+            params = {"when": _local_time(), "new": mask_phone(new_phone)}
             notification_enqueue(
                 template_code="account_phone_changed",
-                dedupe_key=(
-                    f"account_phone_changed:{user.pk}:"
-                    f"{timezone.now().strftime('%Y%m%d%H%M%S%f')}"
-                ),
+                dedupe_key=f"account_phone_changed:{user.pk}:{stamp}",
                 user=locked_user,
-                params={"when": _local_time(), "new": mask_phone(new_phone)},
+                params=params,
             )
             if old_phone:
-                text = PHONE_CHANGED_SMS.format(
-                    when=_local_time(), new=mask_phone(new_phone)
-                )
-                transaction.on_commit(
-                    lambda: _tell_old_phone(old_phone, text), robust=True
+                # The old number is told through the outbox (retried, swept,
+                # delivered once), addressed to that number: the account now
+                # holds the new one. Stored encrypted in the row.
+                notification_enqueue(
+                    template_code="account_phone_changed",
+                    channel=NotificationChannel.SMS,
+                    dedupe_key=f"account_phone_changed:{user.pk}:{stamp}:old",
+                    user=locked_user,
+                    to_phone=old_phone,
+                    params=params,
                 )
     except IntegrityError as exc:
         with transaction.atomic():
@@ -350,13 +344,3 @@ def phone_change_confirm(
     user.refresh_from_db(
         fields=["phone", "phone_hmac", "phone_verified_at", "session_epoch"]
     )
-
-
-def _tell_old_phone(phone: str, text: str) -> None:
-    """Best effort, after commit: the outbox reads the recipient's number at
-    send time (now the new one) and may not hold a number in its params, so
-    the notice to the old number goes straight to the gateway."""
-    try:
-        send_sms(phone, text)
-    except (SmsError, OSError):
-        logger.warning("phone change notice to the old number failed", exc_info=True)

@@ -59,6 +59,8 @@ class NoticeSpec:
     params: dict[str, Any] = field(default_factory=dict)
     category: str = NotificationCategory.SERVICE
     due_at: datetime | None = None
+    # Send to this number instead of the recipient's own (encrypted at rest).
+    to_phone: str = ""
 
 
 def notification_enqueue(
@@ -71,6 +73,7 @@ def notification_enqueue(
     params: dict[str, Any] | None = None,
     category: str = NotificationCategory.SERVICE,
     due_at: datetime | None = None,
+    to_phone: str = "",
 ) -> None:
     """Store one notice; a second call with the same dedupe_key stores nothing
     (INSERT ... ON CONFLICT DO NOTHING)."""
@@ -85,6 +88,7 @@ def notification_enqueue(
                 params=params or {},
                 category=category,
                 due_at=due_at,
+                to_phone=to_phone,
             )
         ]
     )
@@ -105,6 +109,7 @@ def notifications_enqueue_many(
             params=spec.params,
             dedupe_key=spec.dedupe_key,
             due_at=spec.due_at or now,
+            to_phone=spec.to_phone,
         )
         for spec in specs
     ]
@@ -316,6 +321,7 @@ _SEND_FIELDS = (
     "category",
     "template_code",
     "params",
+    "to_phone",
     "due_at",
     "status",
     "attempts",

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from portal.crypto import EncryptedTextField
+
 
 class NotificationChannel(models.TextChoices):
     INBOX = "inbox", "站内信"
@@ -34,7 +36,8 @@ class Notification(models.Model):
     delivers due rows. `dedupe_key` is unique in the database, so enqueuing the
     same notice twice (a re-run, a duplicate task) stores it once. `params` holds
     template parameters only, never raw personal data: the sender reads the phone
-    or e-mail from the recipient at send time.
+    or e-mail from the recipient at send time, unless `to_phone` names another
+    number (encrypted like every phone).
     """
 
     user = models.ForeignKey(
@@ -63,6 +66,16 @@ class Notification(models.Model):
         default=NotificationCategory.SERVICE,
     )
     template_code = models.CharField("模板", max_length=60)
+    # A number that is not the recipient's own (the old number told of a phone
+    # change, which the account no longer holds). No blind index: nothing looks a
+    # notice up by it.
+    to_phone = EncryptedTextField(
+        "指定接收号码",
+        purpose="notification.to_phone",
+        blank=True,
+        default="",
+        editable=False,
+    )
     params = models.JSONField("模板参数", default=dict, blank=True)
     # Unique through Meta.constraints (no extra LIKE-pattern index on PostgreSQL:
     # every index costs on each status change of 100k-row dispatches).

@@ -8,6 +8,7 @@ tasks eagerly and the cache is local memory. Same code, other settings.
 
 import os
 import re
+from datetime import date
 from pathlib import Path
 
 import dj_database_url
@@ -581,6 +582,29 @@ AUDIT_SHIP_DIR = Path(
 # SECRET_KEY (checked here). No key at all: shipping refuses.
 AUDIT_SHIP_HMAC_KEYS = envlist("AUDIT_SHIP_HMAC_KEYS")
 AUDIT_SHIP_HMAC_KEY = os.getenv("AUDIT_SHIP_HMAC_KEY", "")
+# A retired key stays configured while its days are still checked, but must not be
+# able to sign anything newer: comma-separated `key_id:YYYY-MM-DD`, the last day
+# that key signed (`legacy` names AUDIT_SHIP_HMAC_KEY). A manifest of a later day
+# naming that key fails verification, so a leaked old key cannot forge the days
+# after it was retired (and forging its own days breaks the chain at the first
+# day of its successor). The signing key (the first entry) cannot have one.
+AUDIT_SHIP_KEY_LAST_DAYS: dict[str, date] = {}
+for _item in envlist("AUDIT_SHIP_KEY_LAST_DAYS"):
+    _key_id, _sep, _day = _item.partition(":")
+    try:
+        AUDIT_SHIP_KEY_LAST_DAYS[_key_id] = date.fromisoformat(_day)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "AUDIT_SHIP_KEY_LAST_DAYS entries look like key_id:YYYY-MM-DD"
+        ) from None
+_ship_signer = (
+    AUDIT_SHIP_HMAC_KEYS[0].partition(":")[0] if AUDIT_SHIP_HMAC_KEYS else "legacy"
+)
+if _ship_signer in AUDIT_SHIP_KEY_LAST_DAYS:
+    raise ImproperlyConfigured(
+        "AUDIT_SHIP_KEY_LAST_DAYS: the first AUDIT_SHIP_HMAC_KEYS entry signs new "
+        "manifests and cannot be retired"
+    )
 _ship_key_ids: set[str] = set()
 for _item in AUDIT_SHIP_HMAC_KEYS:
     _key_id, _sep, _secret = _item.partition(":")

@@ -103,6 +103,10 @@ class UnknownShipKey(ShipError):
     legacy AUDIT_SHIP_HMAC_KEY is not set)."""
 
 
+class RetiredShipKey(ShipError):
+    """A manifest names a key retired before its day (AUDIT_SHIP_KEY_LAST_DAYS)."""
+
+
 class ShipLateRows(ShipMismatch):
     """The re-check of the previously shipped day found rows the copy lacks.
     `results`: the days `ship_through` shipped before it found them."""
@@ -154,9 +158,19 @@ def signing_key_id() -> str | None:
     )
 
 
-def _key(key_id) -> bytes:
+def _key(key_id, *, day) -> bytes:
     if key_id is not None and not isinstance(key_id, str):
         raise UnknownShipKey(f"manifest key id is not a string: {key_id!r}")
+    last_day = settings.AUDIT_SHIP_KEY_LAST_DAYS.get(
+        "legacy" if key_id is None else key_id
+    )
+    if last_day is not None and str(day) > last_day.isoformat():
+        # ISO dates compare as text; a malformed `day` sorts somewhere and fails
+        # the signature or the chain anyway.
+        raise RetiredShipKey(
+            f"manifest of {day} signed with key id {key_id or 'legacy'!r}, "
+            f"retired after {last_day}"
+        )
     if key_id is None:
         if not settings.AUDIT_SHIP_HMAC_KEY:
             raise UnknownShipKey(
@@ -295,7 +309,7 @@ def _canonical(body: dict) -> bytes:
 
 def sign(body: dict) -> str:
     """HMAC of the body with the key its `key_id` names (none: the legacy key)."""
-    key = _key(body.get("key_id"))
+    key = _key(body.get("key_id"), day=body.get("day"))
     return hmac.new(key, _canonical(body), hashlib.sha256).hexdigest()
 
 
@@ -523,6 +537,8 @@ def verify_day(day: date, *, against_database: bool = True) -> DayCheck:
     body = {k: v for k, v in manifest.items() if k != "hmac"}
     try:
         signature = sign(body)
+    except RetiredShipKey as exc:
+        check.problems.append(f"manifest signature invalid: {exc}")
     except UnknownShipKey as exc:
         check.problems.append(f"signature not checked: {exc}")
     else:

@@ -397,6 +397,49 @@ def test_a_new_key_signs_the_next_day_and_the_old_one_still_verifies(store, sett
     )
 
 
+def _resign(day: date, key_id: str, key: bytes) -> None:
+    """Overwrite a day's manifest as someone holding `key` would."""
+    body = {k: v for k, v in read_manifest(day).items() if k != "hmac"}
+    body["key_id"] = key_id
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    unlock(manifest_path(day))
+    manifest_path(day).write_text(
+        json.dumps(
+            {**body, "hmac": hmac.new(key, canonical, hashlib.sha256).hexdigest()}
+        )
+    )
+
+
+@pytest.mark.django_db
+def test_a_retired_key_cannot_sign_a_day_after_its_last_day(store, settings):
+    # given: 19-20 Nov signed with t1; t2 takes over on the 21st and t1 is
+    # retired with 20 Nov as its last day (kept to verify its own days)
+    for day in (19, 20, 21):
+        row_at(datetime(2026, 11, day, 12, tzinfo=SH))
+    ship_through(D, now=NOW)
+    settings.AUDIT_SHIP_HMAC_KEYS = [
+        "t2:a-new-audit-ship-key",
+        *settings.AUDIT_SHIP_HMAC_KEYS,
+    ]
+    settings.AUDIT_SHIP_KEY_LAST_DAYS = {"t1": D}
+    ship_through(date(2026, 11, 21), now=NOW)
+    assert all(c.ok for c in verify_range(date(2026, 11, 19), date(2026, 11, 21)))
+
+    # when: someone holding the old key re-signs the 21st with it
+    _resign(date(2026, 11, 21), "t1", KEY)
+
+    # then: verification fails it and shipping refuses to go on over it
+    [problem] = verify_day(date(2026, 11, 21), against_database=False).problems
+    assert problem == (
+        "manifest signature invalid: manifest of 2026-11-21 signed with key id "
+        "'t1', retired after 2026-11-20"
+    )
+    with pytest.raises(ShipError, match="retired after 2026-11-20"):
+        ship_day(date(2026, 11, 21), now=NOW)
+    # and the retired key's own days still verify
+    assert verify_day(D).ok
+
+
 @pytest.mark.django_db
 def test_a_key_taken_out_of_the_ring_is_reported_not_a_crash(store, settings):
     row_at(datetime(2026, 11, 20, 12, tzinfo=SH))
@@ -617,6 +660,25 @@ def test_settings_refuse_reused_or_malformed_ship_keys():
             [sys.executable, "-c", "import django; django.setup()"],
             cwd=root,
             env={**env, "AUDIT_SHIP_HMAC_KEYS": keys},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode != 0, keys
+        assert message in result.stderr, (keys, result.stderr[-300:])
+    for last_days, message in (
+        ("t1:2026-13-01", "entries look like key_id:YYYY-MM-DD"),
+        ("t2", "entries look like key_id:YYYY-MM-DD"),
+        ("t2:2026-11-30", "cannot be retired"),  # t2 is the signing key
+    ):
+        result = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()"],
+            cwd=root,
+            env={
+                **env,
+                "AUDIT_SHIP_HMAC_KEYS": "t2:new-secret,t1:old-secret",
+                "AUDIT_SHIP_KEY_LAST_DAYS": last_days,
+            },
             capture_output=True,
             text=True,
             timeout=60,

@@ -1,6 +1,6 @@
 """Sections that other apps add to a worker's personal data export (/me/export/).
 
-The members app cannot import services (architecture.md), yet a worker's copy of
+The members app depends on no other app (architecture.md), yet a worker's copy of
 their data (PIPL art. 45) must include what services holds about them: their
 program enrollments today, relief applications next. Each app registers a
 builder in its `AppConfig.ready()`; `personal_data_export` calls every builder.

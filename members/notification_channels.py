@@ -11,8 +11,9 @@ also offer
   used instead of `send` (approved-template gateways; `out_id` is the gateway's
   correlation id, e.g. Aliyun `OutId`);
 * `lookup(out_id) -> bool | None`: whether the gateway accepted a message with
-  that id (Aliyun `QuerySendDetails`); lets the sweeper settle a send whose worker
-  died mid-call without guessing.
+  that id; lets the sweeper settle a send whose worker died mid-call without
+  guessing (the Aliyun backend has none: its QuerySendDetails looks messages up
+  by number and day, not by OutId).
 """
 
 from __future__ import annotations

@@ -40,6 +40,13 @@ class NoticeTemplate:
 
 
 TEMPLATES: list[NoticeTemplate] = [
+    # One-time codes (members.actions.accounts.otp_send), sent directly, never
+    # through the outbox; listed so a template gateway has an id for them.
+    NoticeTemplate(
+        code="otp_code",
+        title="验证码",
+        text="您的验证码是{code},5分钟内有效。请勿告诉他人。",
+    ),
     NoticeTemplate(
         code="reminder_applications_waiting",
         title="入会申请待审核提醒",

@@ -1,9 +1,10 @@
 """SMS backends, chosen by the SMS_BACKEND setting (a dotted path).
 
 A backend has `send(phone: str, text: str) -> None` and raises `SmsError` (or an
-OSError) on failure. Chinese gateways send only pre-approved templates; the
-notifications outbox passes a template code plus parameters and renders `text` for
-development backends.
+OSError) on failure. Chinese gateways send only pre-approved templates: such a
+backend (members.sms_aliyun.AliyunSmsBackend) also has `send_template`, and the
+notifications outbox and `send_sms_template` (one-time codes) pass it a template
+code plus parameters; development backends get the rendered text.
 """
 
 from __future__ import annotations
@@ -59,3 +60,24 @@ def get_sms_backend():
 
 def send_sms(phone: str, text: str) -> None:
     get_sms_backend().send(phone, text)
+
+
+def send_sms_template(
+    phone: str, *, template_code: str, params: dict, text: str, out_id: str = ""
+) -> None:
+    """Send a registered template (members.notification_templates): a template
+    gateway gets the code and parameters, a development backend the text."""
+    backend = get_sms_backend()
+    if hasattr(backend, "send_template"):
+        from members.notification_templates import get_template
+
+        backend.send_template(
+            phone,
+            template_code=template_code,
+            sms_template_id=get_template(template_code).sms_template_id,
+            params=params,
+            text=text,
+            out_id=out_id,
+        )
+    else:
+        backend.send(phone, text)

@@ -426,8 +426,17 @@ EMAIL_BACKEND = os.getenv(
 )
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "noreply@portal.invalid")
 EMAIL_TIMEOUT = 10
-# A dotted path to a class with send(phone: str, text: str) -> None.
+# A dotted path to a class with send(phone: str, text: str) -> None. Production:
+# members.sms_aliyun.AliyunSmsBackend (Aliyun SMS) with the ALIYUN_SMS_* settings
+# and, per notice template code, the gateway's approved template id.
 SMS_BACKEND = os.getenv("SMS_BACKEND", "members.sms.ConsoleSmsBackend")
+ALIYUN_SMS_ACCESS_KEY_ID = os.getenv("ALIYUN_SMS_ACCESS_KEY_ID", "")
+ALIYUN_SMS_ACCESS_KEY_SECRET = os.getenv("ALIYUN_SMS_ACCESS_KEY_SECRET", "")
+ALIYUN_SMS_SIGN_NAME = os.getenv("ALIYUN_SMS_SIGN_NAME", "")
+ALIYUN_SMS_ENDPOINT = os.getenv("ALIYUN_SMS_ENDPOINT", "https://dysmsapi.aliyuncs.com/")
+ALIYUN_SMS_TIMEOUT = float(os.getenv("ALIYUN_SMS_TIMEOUT", "5"))
+# template_code:gateway_template_id, comma-separated (e.g. otp_code:SMS_123456).
+SMS_TEMPLATE_IDS = envlist("SMS_TEMPLATE_IDS")
 
 # --- REST framework ---
 REST_FRAMEWORK = {

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_noop
 from members.audit import audit_record
 from members.models import OneTimeCode, OtpPurpose, User
 from members.models.accounts import PHONE_INDEX
-from members.sms import send_sms
+from members.sms import send_sms_template
 from portal.crypto import blind_index
 from portal.exceptions import ApplicationError
 
@@ -103,7 +103,12 @@ def otp_send(
     ).exclude(pk=otp.pk).update(used_at=now)
     # Sending inside the transaction: if the gateway fails, the row rolls back and
     # the failed attempt does not count against the hourly limit.
-    send_sms(phone, OTP_TEXT.format(code=code))
+    send_sms_template(
+        phone,
+        template_code="otp_code",
+        params={"code": code},
+        text=OTP_TEXT.format(code=code),
+    )
     return otp
 
 

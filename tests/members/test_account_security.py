@@ -315,10 +315,10 @@ def test_reset_sends_are_limited_per_client_address(settings, sms_outbox):
 def test_reset_send_gateway_failure_is_a_503(
     client, worker_user, sms_outbox, monkeypatch
 ):
-    def broken(phone, text):
+    def broken(phone, **kwargs):
         raise SmsError("gateway down")
 
-    monkeypatch.setattr("members.actions.accounts.send_sms", broken)
+    monkeypatch.setattr("members.actions.accounts.send_sms_template", broken)
 
     response = _send_reset(client)
 

@@ -144,10 +144,10 @@ def test_register_journey_through_the_view(client, sms_outbox):
 def test_register_when_the_sms_gateway_fails_is_a_message_not_a_500(
     client, sms_outbox, monkeypatch
 ):
-    def broken(phone, text):
+    def broken(phone, **kwargs):
         raise SmsError("gateway down")
 
-    monkeypatch.setattr(a, "send_sms", broken)
+    monkeypatch.setattr(a, "send_sms_template", broken)
 
     response = client.post(
         reverse("members:register"), {"phone": PHONE, "action": "send_code"}

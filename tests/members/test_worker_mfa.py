@@ -567,10 +567,10 @@ def test_hostile_codes_are_a_form_error_never_a_500(
 def test_gateway_failure_is_a_message_not_a_500(
     client, worker_user, sms_outbox, monkeypatch
 ):
-    def broken(phone, text):
+    def broken(phone, **kwargs):
         raise SmsError("gateway down")
 
-    monkeypatch.setattr(accounts, "send_sms", broken)
+    monkeypatch.setattr(accounts, "send_sms_template", broken)
 
     response = _password(client)
     page = client.get(VERIFY)

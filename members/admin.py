@@ -23,6 +23,7 @@ from members.actions.notifications import notifications_requeue_dead
 from members.actions.orgs import union_org_create
 from members.actions.people import data_request_process, member_sensitive_reveal
 from members.admin_mixins import (
+    DeniedObjectAuditMixin,
     MaskedIdentityColumnsMixin,
     OrgScopedAdminMixin,
     ReadOnlyAdminMixin,
@@ -62,7 +63,7 @@ from portal.masking import mask_phone
 
 
 @admin.register(User)
-class UserAdmin(ScopedChoicesAdminMixin, DjangoUserAdmin):
+class UserAdmin(DeniedObjectAuditMixin, ScopedChoicesAdminMixin, DjangoUserAdmin):
     """Accounts in the staff user's subtree.
 
     Django lets anyone with `change_user` make any account, their own included, a

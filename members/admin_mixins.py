@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -39,7 +40,43 @@ class ScopedChoicesAdminMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-class OrgScopedAdminMixin(ScopedChoicesAdminMixin):
+class DeniedObjectAuditMixin:
+    """An admin URL for an object that exists but lies outside the staff user's
+    subtree answers like a missing one (Django redirects with "does not exist"),
+    and leaves an `authz_denied` audit row (security.md LG1), so probing other
+    unions' records is visible. Needs a scoped get_queryset."""
+
+    def get_object(self, request: HttpRequest, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if obj is None and not request.user.is_superuser:
+            model = self.model  # type: ignore[attr-defined]
+            field = (
+                model._meta.pk
+                if from_field is None
+                else model._meta.get_field(from_field)
+            )
+            try:
+                exists = model._default_manager.filter(
+                    **{field.name: field.to_python(object_id)}
+                ).exists()
+            except (ValidationError, ValueError, TypeError):
+                exists = False
+            if exists:
+                from members.audit import audit_record
+                from members.models import AuditLog
+
+                audit_record(
+                    action="authz_denied",
+                    actor=request.user,
+                    outcome=AuditLog.Outcome.DENIED,
+                    object_type=model._meta.label_lower,
+                    object_id=object_id,
+                    detail={"reason": "out_of_scope", "path": request.path[:200]},
+                )
+        return obj
+
+
+class OrgScopedAdminMixin(DeniedObjectAuditMixin, ScopedChoicesAdminMixin):
     """Limit an admin's rows to the staff user's union subtree.
 
     `org_path_lookup` names the path of the row's union org, e.g. "org__path" or
@@ -100,6 +137,7 @@ class ReadOnlyAdminMixin:
 
 
 __all__ = [
+    "DeniedObjectAuditMixin",
     "MaskedIdentityColumnsMixin",
     "OrgScopedAdminMixin",
     "ReadOnlyAdminMixin",

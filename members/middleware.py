@@ -1,7 +1,9 @@
-"""Staff sessions are usable only after the TOTP step (security.md AU4)."""
+"""Staff sessions are usable only after the TOTP step (security.md AU4); page
+refusals are audited (LG1)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
@@ -9,6 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from members.mfa import otp_step_redirect, staff_needs_otp
+
+logger = logging.getLogger(__name__)
 
 
 class StaffOtpRequiredMiddleware:
@@ -40,3 +44,40 @@ class StaffOtpRequiredMiddleware:
             reverse("set_language"),
             reverse("healthz"),
         }
+
+
+class AuthorizationDenialAuditMiddleware:
+    """Every 403 a signed-in user gets on a page leaves an `authz_denied` audit
+    row (security.md LG1): a reviewer opening another union's page or an action
+    without the permission, a worker posting someone else's form. The platform
+    API audits its own denials (members.api_auth) and is skipped here; anonymous
+    403s (mostly CSRF failures on the login form) are not users being refused."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 403 and not request.path_info.startswith("/api/"):
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                self._audit(request, user)
+        return response
+
+    @staticmethod
+    def _audit(request: HttpRequest, user) -> None:
+        from django.db import DatabaseError
+
+        from members.audit import audit_record
+        from members.models import AuditLog
+
+        try:
+            audit_record(
+                action="authz_denied",
+                actor=user,
+                outcome=AuditLog.Outcome.DENIED,
+                detail={"path": request.path[:200], "method": request.method},
+            )
+        except DatabaseError:
+            # The refusal stands; the missing row is an error in the log.
+            logger.exception("authorisation denial not audited")

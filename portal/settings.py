@@ -121,6 +121,8 @@ MIDDLEWARE = [
     "portal.middleware.SessionIdleTimeoutMiddleware",
     # Staff sessions reach nothing but the TOTP step until it is passed (AU4).
     "members.middleware.StaffOtpRequiredMiddleware",
+    # A 403 for a signed-in user on a page leaves an audit row (security.md LG1).
+    "members.middleware.AuthorizationDenialAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -349,17 +349,22 @@ def _signed_with(manifest: dict, key: bytes) -> bool:
     return manifest["hmac"] == hmac.new(key, canonical, hashlib.sha256).hexdigest()
 
 
-@pytest.mark.django_db
-def test_a_new_key_signs_the_next_day_and_the_old_one_still_verifies(store, settings):
-    # given: two days shipped under t1
+def _ship_under_t1_then_put_t2_first(settings) -> None:
+    """Rows on 19-21 Nov, 19-20 shipped under t1, then t2 signs (t1 verifies)."""
     for day in (19, 20, 21):
         row_at(datetime(2026, 11, day, 12, tzinfo=SH))
     ship_through(D, now=NOW)
-    # when: t2 goes first (t1 kept to verify) and the next day ships
     settings.AUDIT_SHIP_HMAC_KEYS = [
         "t2:a-new-audit-ship-key",
         *settings.AUDIT_SHIP_HMAC_KEYS,
     ]
+
+
+@pytest.mark.django_db
+def test_a_new_key_signs_the_next_day_and_the_old_one_still_verifies(store, settings):
+    # given: two days shipped under t1; when: t2 goes first (t1 kept to verify)
+    # and the next day ships
+    _ship_under_t1_then_put_t2_first(settings)
     results = ship_through(date(2026, 11, 21), now=NOW)
     # then: the new day names t2 and is signed with it; the chain runs on
     new = read_manifest(date(2026, 11, 21))
@@ -414,13 +419,7 @@ def _resign(day: date, key_id: str, key: bytes) -> None:
 def test_a_retired_key_cannot_sign_a_day_after_its_last_day(store, settings):
     # given: 19-20 Nov signed with t1; t2 takes over on the 21st and t1 is
     # retired with 20 Nov as its last day (kept to verify its own days)
-    for day in (19, 20, 21):
-        row_at(datetime(2026, 11, day, 12, tzinfo=SH))
-    ship_through(D, now=NOW)
-    settings.AUDIT_SHIP_HMAC_KEYS = [
-        "t2:a-new-audit-ship-key",
-        *settings.AUDIT_SHIP_HMAC_KEYS,
-    ]
+    _ship_under_t1_then_put_t2_first(settings)
     settings.AUDIT_SHIP_KEY_LAST_DAYS = {"t1": D}
     ship_through(date(2026, 11, 21), now=NOW)
     assert all(c.ok for c in verify_range(date(2026, 11, 19), date(2026, 11, 21)))

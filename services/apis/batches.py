@@ -24,8 +24,10 @@ from services.actions.idempotency import (
 )
 from services.apis.common import (
     BULK_ERRORS,
-    COMMON_ERRORS,
     IDEMPOTENCY_PARAMETER,
+    READ_ERRORS,
+    REPLAY_RESPONSE_HEADER,
+    RESPONSE_HEADERS,
     PlatformApi,
     claim_idempotency_key,
     idempotency_key_from,
@@ -67,7 +69,7 @@ class EnrollmentBatchCreateApi(PlatformApi):
     @extend_schema(
         operation_id="enrollment_batches_create",
         summary="上传参保CSV文件(异步处理)",
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[IDEMPOTENCY_PARAMETER, REPLAY_RESPONSE_HEADER, *RESPONSE_HEADERS],
         request={"multipart/form-data": BatchUploadSerializer},
         responses={202: BatchAcceptedSerializer, **BULK_ERRORS},
     )
@@ -154,7 +156,8 @@ class EnrollmentBatchDetailApi(PlatformApi):
     @extend_schema(
         operation_id="enrollment_batches_retrieve",
         summary="查询批次进度与结果",
-        responses={200: BatchDetailSerializer, **COMMON_ERRORS},
+        parameters=[*RESPONSE_HEADERS],
+        responses={200: BatchDetailSerializer, **READ_ERRORS},
     )
     def get(self, request, batch_id: int):
         batch = batch_get_for_platform(platform=self.platform, batch_id=batch_id)
@@ -188,11 +191,12 @@ class EnrollmentBatchErrorsApi(PlatformApi):
     @extend_schema(
         operation_id="enrollment_batches_errors",
         summary="下载被拒绝行的错误清单(CSV)",
+        parameters=[*RESPONSE_HEADERS],
         responses={
             (200, "text/csv"): OpenApiResponse(
                 str, description="row,field,code,message"
             ),
-            **COMMON_ERRORS,
+            **READ_ERRORS,
         },
     )
     def get(self, request, batch_id: int):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -36,7 +36,11 @@ from services.apis.common import (
     replay_response,
     request_hash,
 )
-from services.selectors.batches import batch_errors_csv_lines, batch_get_for_platform
+from services.selectors.batches import (
+    batch_errors_csv_lines,
+    batch_get_for_platform,
+    batch_owner_platform_id,
+)
 from services.uploads import BatchUploadHandler, StagedUpload, inspect_head
 
 
@@ -162,7 +166,11 @@ class EnrollmentBatchDetailApi(PlatformApi):
     def get(self, request, batch_id: int):
         batch = batch_get_for_platform(platform=self.platform, batch_id=batch_id)
         if batch is None:
-            raise Http404
+            self.not_found(
+                object_type="enrollment_batch",
+                object_id=batch_id,
+                owner_platform_id=batch_owner_platform_id(batch_id=batch_id),
+            )
         data = BatchDetailSerializer(
             {
                 "id": batch.pk,
@@ -202,7 +210,11 @@ class EnrollmentBatchErrorsApi(PlatformApi):
     def get(self, request, batch_id: int):
         batch = batch_get_for_platform(platform=self.platform, batch_id=batch_id)
         if batch is None:
-            raise Http404
+            self.not_found(
+                object_type="enrollment_batch",
+                object_id=batch_id,
+                owner_platform_id=batch_owner_platform_id(batch_id=batch_id),
+            )
         response = StreamingHttpResponse(
             batch_errors_csv_lines(batch=batch), content_type="text/csv; charset=utf-8"
         )

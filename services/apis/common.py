@@ -7,10 +7,11 @@ import hashlib
 import json
 import logging
 import re
+from typing import NoReturn
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
@@ -23,8 +24,17 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from members.actions.api_keys import platform_key_use_record
-from members.api_auth import IsPlatform, PlatformKeyAuthentication, PlatformKeyThrottle
+from members.actions.api_keys import (
+    AuthRefusal,
+    platform_access_denied_record,
+    platform_key_use_record,
+)
+from members.api_auth import (
+    IsPlatform,
+    PlatformKeyAuthentication,
+    PlatformKeyThrottle,
+    record_auth_refusal,
+)
 from members.models import Platform, PlatformApiKey
 
 logger = logging.getLogger(__name__)
@@ -257,6 +267,30 @@ class PlatformApi(APIView):
     @property
     def platform(self) -> Platform:
         return self.request.auth.platform
+
+    def permission_denied(self, request, message=None, code=None):
+        # No credentials at all (DRF answers 401 next): audited like a bad key.
+        if request.authenticators and not request.successful_authenticator:
+            record_auth_refusal(request, reason=AuthRefusal.MISSING)
+        super().permission_denied(request, message=message, code=code)
+
+    def not_found(
+        self, *, object_type: str, object_id: object, owner_platform_id: int | None
+    ) -> NoReturn:
+        """404 for an id this platform may not see. When another platform owns
+        it, the union's audit log records the denial (security.md LG1, AC3); the
+        answer is the same 404 as for an id that does not exist."""
+        if owner_platform_id is not None and owner_platform_id != self.platform.pk:
+            match = getattr(self.request, "resolver_match", None)
+            platform_access_denied_record(
+                key=self.request.auth,
+                endpoint=(match.view_name if match else "") or type(self).__name__,
+                method=self.request.method,
+                object_type=object_type,
+                object_id=object_id,
+                owner_platform_id=owner_platform_id,
+            )
+        raise Http404
 
     def handle_exception(self, exc):
         # Database unavailable (security.md F4): a clear 503 the platform retries

@@ -73,6 +73,7 @@ class EnrollmentBatchCreateApi(PlatformApi):
     @extend_schema(
         operation_id="enrollment_batches_create",
         summary="上传参保CSV文件(异步处理)",
+        description="文件格式、处理方式和错误代码见接口文档第2节;返回202后轮询批次。",
         parameters=[IDEMPOTENCY_PARAMETER, REPLAY_RESPONSE_HEADER, *RESPONSE_HEADERS],
         request={"multipart/form-data": BatchUploadSerializer},
         responses={202: BatchAcceptedSerializer, **BULK_ERRORS},
@@ -160,6 +161,7 @@ class EnrollmentBatchDetailApi(PlatformApi):
     @extend_schema(
         operation_id="enrollment_batches_retrieve",
         summary="查询批次进度与结果",
+        description="其他平台的批次与不存在的批次一样返回404。",
         parameters=[*RESPONSE_HEADERS],
         responses={200: BatchDetailSerializer, **READ_ERRORS},
     )
@@ -199,6 +201,7 @@ class EnrollmentBatchErrorsApi(PlatformApi):
     @extend_schema(
         operation_id="enrollment_batches_errors",
         summary="下载被拒绝行的错误清单(CSV)",
+        description="UTF-8(带BOM)CSV:row,field,code,message,每个被拒绝的行一行。",
         parameters=[*RESPONSE_HEADERS],
         responses={
             (200, "text/csv"): OpenApiResponse(

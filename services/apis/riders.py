@@ -131,6 +131,7 @@ class EnrollmentsSubmitApi(PlatformApi):
     @extend_schema(
         operation_id="enrollments_create",
         summary="同步报名(最多1000人)",
+        description="每行返回 created / already_enrolled / rejected(代码见接口文档)。",
         parameters=[IDEMPOTENCY_PARAMETER, REPLAY_RESPONSE_HEADER, *RESPONSE_HEADERS],
         request=EnrollmentsInputSerializer,
         responses={200: EnrollmentsResultSerializer, **BULK_ERRORS},
@@ -208,6 +209,7 @@ class OffboardingsApi(PlatformApi):
     @extend_schema(
         operation_id="offboardings_create",
         summary="登记骑手离开平台",
+        description="每个骑手编号返回一个结果;编号按原样比较,不去除空格。",
         parameters=[IDEMPOTENCY_PARAMETER, REPLAY_RESPONSE_HEADER, *RESPONSE_HEADERS],
         request=OffboardingsInputSerializer,
         responses={200: OffboardingsResultSerializer, **BULK_ERRORS},
@@ -267,6 +269,7 @@ class RiderDetailApi(PlatformApi):
     @extend_schema(
         operation_id="riders_retrieve",
         summary="查询本平台一名骑手的会籍与参保状态(脱敏)",
+        description="只能查询本平台的骑手,其他编号返回404。",
         parameters=[*RESPONSE_HEADERS],
         responses={200: RiderDetailSerializer, **READ_ERRORS},
     )

@@ -42,6 +42,7 @@ schema = schemathesis.openapi.from_dict(SCHEMA).include(path_regex="^/api/v1/")
 MAX_EXAMPLES = 12
 STATEFUL_SCENARIOS = 8
 PROGRAM = "e-road"
+USED_KEYS: set[str] = set()
 
 
 @pytest.fixture
@@ -85,10 +86,16 @@ def with_world_facts(case) -> None:
         return
     path = case.operation.path
     if case.method.upper() == "POST":
-        case.headers = {**(case.headers or {}), "Idempotency-Key": uuid.uuid4().hex}
-    body = case.body if isinstance(case.body, dict) else None
-    if body is None:
+        headers = dict(case.headers or {})
+        key = headers.get("Idempotency-Key")
+        if not key or key in USED_KEYS:  # the generated key is kept once
+            key = uuid.uuid4().hex
+        USED_KEYS.add(key)
+        case.headers = {**headers, "Idempotency-Key": key}
+    if not isinstance(case.body, dict):
         return
+    # A copy: the coverage phase shares one body between cases.
+    body = case.body = dict(case.body)
     if path in ("/api/v1/enrollments/", "/api/v1/enrollment-batches/"):
         body["program"] = PROGRAM
     if path == "/api/v1/enrollment-batches/":

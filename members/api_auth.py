@@ -9,14 +9,19 @@ get 401, a valid key called from outside its platform's IP allow-list gets 403
 
 from __future__ import annotations
 
+import logging
 import re
+from typing import NoReturn
 
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from members.actions.api_keys import (
+    AuthRefusal,
+    platform_auth_refusal_record,
     platform_ip_refusal_record,
     platform_key_touch,
     secret_matches,
@@ -25,6 +30,8 @@ from members.ip_allowlist import address_allowed, parse_client_address
 from members.mfa import staff_needs_otp
 from members.models import Platform, PlatformApiKey
 from portal.middleware import client_ip
+
+logger = logging.getLogger(__name__)
 
 _KEY_RE = re.compile(r"^([0-9a-f]{12})\.([A-Za-z0-9_-]{20,100})$")
 _KEY_LIKE_RE = re.compile(r"[0-9a-f]{12}\.[A-Za-z0-9_-]{20,}")
@@ -91,19 +98,19 @@ class PlatformKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         if _query_carries_key(request):
-            raise exceptions.AuthenticationFailed(MSG_KEY_IN_QUERY)
+            self._refuse(request, AuthRefusal.KEY_IN_QUERY, MSG_KEY_IN_QUERY)
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed(MSG_BAD_KEY)
+            self._refuse(request, AuthRefusal.MALFORMED)
         try:
             raw = header[1].decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise exceptions.AuthenticationFailed(MSG_BAD_KEY) from exc
+        except UnicodeDecodeError:
+            raw = ""
         match = _KEY_RE.match(raw)
         if not match:
-            raise exceptions.AuthenticationFailed(MSG_BAD_KEY)
+            self._refuse(request, AuthRefusal.MALFORMED)
         prefix, secret = match.groups()
         key = (
             PlatformApiKey.objects.select_related("platform")
@@ -115,17 +122,27 @@ class PlatformKeyAuthentication(authentication.BaseAuthentication):
         # a valid prefix from an invalid one.
         candidate = key or PlatformApiKey(hashed_secret="0" * 64)
         valid = secret_matches(key=candidate, secret=secret)
-        if (
-            key is None
-            or not valid
-            or key.revoked_at is not None
-            or key.expires_at <= now
-            or not key.platform.is_active
-        ):
-            raise exceptions.AuthenticationFailed(MSG_BAD_KEY)
+        if key is None:
+            self._refuse(request, AuthRefusal.UNKNOWN_KEY)
+        # The same 401 for each (the caller is not told which), the audit row
+        # says which one it was.
+        if not valid:
+            self._refuse(request, AuthRefusal.MISMATCH, key=key)
+        if key.revoked_at is not None:
+            self._refuse(request, AuthRefusal.REVOKED, key=key)
+        if key.expires_at <= now:
+            self._refuse(request, AuthRefusal.EXPIRED, key=key)
+        if not key.platform.is_active:
+            self._refuse(request, AuthRefusal.PLATFORM_INACTIVE, key=key)
         self._enforce_allowlist(request, key, now)
         platform_key_touch(key=key, now=now)
         return PlatformPrincipal(key.platform), key
+
+    @staticmethod
+    def _refuse(request, reason: str, message: str = MSG_BAD_KEY, key=None) -> NoReturn:
+        """Audit the refusal (security.md LG1), then answer 401."""
+        record_auth_refusal(request, reason=reason, key=key)
+        raise exceptions.AuthenticationFailed(message)
 
     @staticmethod
     def _enforce_allowlist(request, key: PlatformApiKey, now) -> None:
@@ -155,6 +172,23 @@ class PlatformKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="api"'
+
+
+def record_auth_refusal(request, *, reason: str, key=None) -> None:
+    """platform_auth_refusal_record for this request; a database outage does not
+    turn the 401 into an error (the outage itself is logged)."""
+    django_request = getattr(request, "_request", request)
+    match = getattr(django_request, "resolver_match", None)
+    try:
+        platform_auth_refusal_record(
+            reason=reason,
+            # view names are a fixed set (never the raw path: no unbounded keys)
+            endpoint=(match.view_name if match else "") or "unknown",
+            method=request.method,
+            key=key,
+        )
+    except (OperationalError, InterfaceError):
+        logger.warning("platform api: refusal not audited (database down)")
 
 
 class OtpSessionAuthentication(authentication.SessionAuthentication):

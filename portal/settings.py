@@ -15,6 +15,8 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.openapi import APPEND_COMPONENTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -474,6 +476,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request components of their own: files are `binary`, and fields that refuse
+    # blank strings say `minLength: 1` (what the API enforces).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Error bodies and links the views cannot describe themselves (AP7).
+    "APPEND_COMPONENTS": APPEND_COMPONENTS,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.openapi.postprocess_links",
+    ],
 }
 
 # --- Logging: one JSON object per line, personal data masked ---

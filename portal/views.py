@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from rest_framework.exceptions import NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
     )
 
 
+API_PREFIX = "/api/"
+
+
 def error_404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # API clients get JSON for every 404, also for a path no route matches
+    # (e.g. /api/v1/enrollment-batches/abc/): the OpenAPI document promises it.
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(
+            # DRF's own text, so it reads like every other API 404.
+            {"detail": str(NotFound.default_detail)},
+            status=404,
+            json_dumps_params={"ensure_ascii": False},
+        )
     return render(request, "404.html", status=404)
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -17,6 +19,9 @@ from members.audit import audit_record
 from members.ip_allowlist import normalize_networks
 from members.models import Member, Platform, PlatformApiKey, PlatformApiUsage, User
 from members.models.api_keys import MAX_KEY_LIFETIME
+from portal.request_context import current
+
+logger = logging.getLogger(__name__)
 
 KEY_SEPARATOR = "."
 PREFIX_LENGTH = 12
@@ -293,6 +298,117 @@ def platform_ip_refusal_record(
         },
     )
     return True
+
+
+class AuthRefusal:
+    """Why a platform call got 401 (the `reason` of `platform_auth_refused`)."""
+
+    MISSING = "missing"  # no Bearer credentials at all
+    KEY_IN_QUERY = "key_in_query"
+    MALFORMED = "malformed"
+    UNKNOWN_KEY = "unknown_key"  # no key has this prefix
+    MISMATCH = "secret_mismatch"  # a real key's prefix, another secret
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    PLATFORM_INACTIVE = "platform_inactive"
+
+
+def platform_auth_refusal_record(
+    *,
+    reason: str,
+    endpoint: str,
+    method: str,
+    key: PlatformApiKey | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Record a platform API call refused for its credentials (401; security.md
+    LG1 "authorisation denials"). Every refusal logs one line; the first one per
+    minute for the same client IP, reason, key (or none), endpoint and method
+    writes one `platform_auth_refused` audit row (outcome denied; client IP and
+    request id from the request context), so a flood of bad keys, which no
+    throttle stops before authentication, adds at most one row per source and
+    minute. The credentials themselves are never recorded: only the prefix, and
+    only when it names a real key. Returns True when an audit row was written.
+
+    Uses the cache (Redis) to tell the first refusal of a minute; without it
+    every refusal is written (a denial is never lost)."""
+    from redis.exceptions import RedisError
+
+    now = now or timezone.now()
+    minute = now.replace(second=0, microsecond=0)
+    method = bucket_method(method)
+    endpoint = endpoint[:80]
+    ctx = current()
+    ip = (ctx.ip if ctx else None) or ""
+    logger.warning(
+        "platform api: credentials refused (%s) key=%s endpoint=%s",
+        reason,
+        key.prefix if key else "-",
+        endpoint,
+    )
+    marker = ":".join(
+        (
+            "platform-auth-refused",
+            f"{minute:%Y%m%d%H%M}",
+            reason,
+            str(key.pk if key else ""),
+            ip,
+            endpoint,
+            method,
+        )
+    )
+    try:
+        first = cache.add(marker, 1, timeout=120)
+    except (RedisError, OSError):
+        first = True
+    if not first:
+        return False
+    detail: dict = {"endpoint": endpoint, "method": method, "status": 401}
+    if key is not None:
+        detail.update(platform_id=key.platform_id, prefix=key.prefix)
+    with transaction.atomic():
+        audit_record(
+            role="platform" if key is not None else "anonymous",
+            action="platform_auth_refused",
+            object_type="platform_api_key" if key is not None else "",
+            object_id=key.pk if key is not None else "",
+            outcome="denied",
+            reason=reason,
+            detail={**detail, "minute": minute.isoformat()},
+        )
+    return True
+
+
+@transaction.atomic
+def platform_access_denied_record(
+    *,
+    key: PlatformApiKey,
+    endpoint: str,
+    method: str,
+    object_type: str,
+    object_id: object,
+    owner_platform_id: int,
+) -> None:
+    """A platform asked for an object of another platform (security.md LG1,
+    AC3): it got the same 404 as for an id that does not exist; the union's
+    audit log gets one `platform_access_denied` row per call (calls are
+    authenticated and throttled per key, so their number is bounded)."""
+    audit_record(
+        role="platform",
+        action="platform_access_denied",
+        object_type=object_type,
+        object_id=object_id,
+        outcome="denied",
+        reason="other_platform",
+        detail={
+            "platform_id": key.platform_id,
+            "prefix": key.prefix,
+            "owner_platform_id": owner_platform_id,
+            "endpoint": endpoint[:80],
+            "method": bucket_method(method),
+            "status": 404,
+        },
+    )
 
 
 @transaction.atomic

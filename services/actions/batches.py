@@ -37,7 +37,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from members.audit import audit_record
-from members.models import Member, Notification, Platform, PlatformRider
+from members.models import Member, MemberStatus, Notification, Platform, PlatformRider
 from portal.exceptions import ApplicationError
 from services.actions.batch_rows import (
     CSV_COLUMNS,
@@ -682,9 +682,13 @@ def _ensure_staging_statistics(cursor) -> None:
 
 
 def _mark_conflicts(cursor, *, rng: list, platform_id: int) -> None:
-    """Rows that contradict what the union already holds are rejected, not
-    silently merged: a rider id of another person, a person under another rider
-    id of this platform, a phone of another member (reported in that order).
+    """Rows that contradict what this platform already told the union are
+    rejected, not silently merged: a rider id of another person, a person under
+    another rider id of this platform, the phone of another rider of this
+    platform (reported in that order). Only the platform's own riders are
+    compared: a platform learns nothing about people who are not its riders
+    (docs/api.md "Privacy"), so a phone held by anyone else is not a conflict
+    here (`_upsert_members` keeps such a new person without that phone).
     One UPDATE over the chunk; each check is a per-row index probe (OFFSET 0),
     so its cost follows the chunk, not the platform's size."""
     checks = (
@@ -709,10 +713,11 @@ def _mark_conflicts(cursor, *, rng: list, platform_id: int) -> None:
         (
             "phone_in_use",
             "phone",
-            "该手机号已登记在另一人员名下。",
-            f"SELECT 1 FROM {MEMBER} m WHERE m.phone_hmac = s.phone_hmac "
-            "AND m.id_number_hmac <> s.id_hmac OFFSET 0",
-            [],
+            "该手机号已登记在本平台另一骑手名下。",
+            f"SELECT 1 FROM {MEMBER} m JOIN {RIDER} r ON r.member_id = m.id "
+            "WHERE m.phone_hmac = s.phone_hmac AND m.id_number_hmac <> s.id_hmac "
+            "AND r.platform_id = %s OFFSET 0",
+            [platform_id],
         ),
     )
     # Parameters in the order their %s appear: SET (three CASEs), then WHERE.
@@ -759,9 +764,17 @@ def _upsert_members(cursor, *, rng: list, now: datetime) -> None:
         "status, member_no, joined_on, reminders_opt_out, created_at, updated_at, "
         "user_id"
     )
+    # A phone another person already holds (unique blind index) is left out of
+    # the new record instead of rejecting the row: the rejection would tell the
+    # platform that someone the union knows has this phone. The notice to the
+    # new person then lacks a phone and is dead-lettered as `no_phone`, which
+    # staff see.
+    taken = f"EXISTS (SELECT 1 FROM {MEMBER} p WHERE p.phone_hmac = s.phone_hmac)"
     select = (
-        "s.name, s.id_enc, s.id_hmac, s.birth_date, s.gender, s.phone_enc, "
-        "s.phone_hmac, s.occupation, '', '', s.city_code, s.org_id, 'applicant', "
+        "s.name, s.id_enc, s.id_hmac, s.birth_date, s.gender, "
+        f"CASE WHEN {taken} THEN '' ELSE s.phone_enc END, "
+        f"CASE WHEN {taken} THEN NULL ELSE s.phone_hmac END, "
+        "s.occupation, '', '', s.city_code, s.org_id, 'applicant', "
         "NULL, NULL, FALSE, %s, %s, NULL"
     )
     _execute(cursor, f"DROP TABLE IF EXISTS {CM}")
@@ -894,22 +907,36 @@ def _batch_rule_failures_sql(
     """Eligibility failures of this chunk's rows, as (member_id, reason) rows:
 
     * the program's own rules, evaluated in SQL by the eligibility engine
-      (`program_reasons_expression`: age, occupation, tenure on this platform,
-      region, membership, effective dates), joined to the chunk so only its
-      members are judged;
+      (`program_reasons_expression`: age, occupation, tenure, region,
+      membership, effective dates), joined to the chunk so only its rows are
+      judged;
     * the batch's own rules: the occupation is one the platform declared, and
       the rider is 16-70 years old.
+
+    The rules judge what the platform submitted, never what the union holds
+    about the person: the row's occupation, city and birth date, tenure on THIS
+    platform only, and no union membership (a platform cannot attest it). So the
+    answer is the same whether the ID number is new to the union or belongs to a
+    member or another platform's rider (docs/api.md "Privacy"); the nightly
+    re-check judges the enrollment on the person's full record afterwards.
     """
     from services.selectors.eligibility import program_reasons_expression
 
-    expression, expression_params = program_reasons_expression(program=program, on=on)
+    expression, expression_params = program_reasons_expression(
+        program=program, on=on, platform_id=platform.pk
+    )
+    # The row's facts under the column names the engine reads from `m`.
+    submitted = (
+        "SELECT c.member_id AS id, s.occupation AS occupation, "
+        "s.birth_date AS birth_date, s.city_code AS residence_county, "
+        f"%s AS status FROM {_LIVE} WHERE {_RANGE} AND s.outcome IS NULL"
+    )
     parts = [
         f"SELECT r.member_id AS member_id, SUBSTR(r.reasons, 2) AS reason "
         f"FROM (SELECT m.id AS member_id, {expression} AS reasons "
-        f"FROM {_LIVE} JOIN {MEMBER} m ON m.id = c.member_id "
-        f"WHERE {_RANGE} AND s.outcome IS NULL) AS r WHERE r.reasons <> ''"
+        f"FROM ({submitted}) AS m) AS r WHERE r.reasons <> ''"
     ]
-    params: list = [*expression_params, *rng]
+    params: list = [*expression_params, MemberStatus.APPLICANT.value, *rng]
     occupations = [str(o) for o in (platform.occupations or [])]
     if occupations:
         marks = ", ".join(["%s"] * len(occupations))
@@ -972,10 +999,22 @@ def _insert_enrollments(
     now: datetime,
     per_row: bool,
 ) -> int:
-    """Enroll the chunk's live rows; return how many enrollments were created.
+    """Enroll the chunk's live rows; return how many rows are `created`.
     With `per_row` each row also gets its outcome (created / already_enrolled)
     in the staging table, for the synchronous API's answer; a file batch only
-    needs the counts, so it skips rewriting 20k staged rows."""
+    needs the counts, so it skips rewriting 20k staged rows.
+
+    The outcome is what the platform may know: `already_enrolled` only when the
+    person was already this platform's rider (before this chunk) and holds this
+    period's enrollment; a person enrolled by themselves or through another
+    platform, and not yet this platform's rider, is `created` like anyone new
+    (the enrollment row is shared: one per member, program and period), so the
+    answer does not reveal that the union knew them (docs/api.md "Privacy")."""
+    # Was this platform's rider before this chunk (rows it inserted carry `now`).
+    was_rider = (
+        f"EXISTS (SELECT 1 FROM {RIDER} r WHERE r.platform_id = %s "
+        "AND r.member_id = c.member_id AND r.created_at < %s OFFSET 0)"
+    )
     columns = (
         "member_id, program_id, period_start, period_end, status, status_reason, "
         "source, platform_id, created_at, updated_at"
@@ -1013,11 +1052,18 @@ def _insert_enrollments(
                 [*both_params, *rng],
             )
         else:
+            # Created: every row that got an enrollment now, plus the known
+            # people who were not this platform's riders (see above).
             _execute(
                 cursor,
                 f"{both} SELECT (SELECT COUNT(*) FROM ins_new) "
-                "+ (SELECT COUNT(*) FROM ins_known)",
-                both_params,
+                "+ (SELECT COUNT(*) FROM ins_known) "
+                f"+ (SELECT COUNT(*) FROM {_LIVE} WHERE {_RANGE} "
+                "AND s.outcome IS NULL AND NOT c.member_new "
+                "AND NOT EXISTS (SELECT 1 FROM ins_known k "
+                "WHERE k.member_id = c.member_id) "
+                f"AND NOT {was_rider})",
+                [*both_params, *rng, platform_id, now],
             )
             return cursor.fetchone()[0]
     else:
@@ -1045,9 +1091,15 @@ def _insert_enrollments(
         )
     _execute(
         cursor,
-        f"UPDATE {STAGE} AS s SET outcome = 'already_enrolled' "
-        f"WHERE {_RANGE} AND s.outcome IS NULL",
-        rng,
+        f"""
+        UPDATE {STAGE} AS s
+           SET outcome = CASE WHEN EXISTS (SELECT 1 FROM {CM} c
+                                            WHERE c.row_no = s.row_no
+                                              AND {was_rider})
+                              THEN 'already_enrolled' ELSE 'created' END
+         WHERE {_RANGE} AND s.outcome IS NULL
+        """,
+        [platform_id, now, *rng],
     )
     _execute(
         cursor,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -24,8 +24,10 @@ from services.actions.idempotency import (
 )
 from services.apis.common import (
     BULK_ERRORS,
-    COMMON_ERRORS,
     IDEMPOTENCY_PARAMETER,
+    READ_ERRORS,
+    REPLAY_RESPONSE_HEADER,
+    RESPONSE_HEADERS,
     PlatformApi,
     claim_idempotency_key,
     idempotency_key_from,
@@ -34,7 +36,11 @@ from services.apis.common import (
     replay_response,
     request_hash,
 )
-from services.selectors.batches import batch_errors_csv_lines, batch_get_for_platform
+from services.selectors.batches import (
+    batch_errors_csv_lines,
+    batch_get_for_platform,
+    batch_owner_platform_id,
+)
 from services.uploads import BatchUploadHandler, StagedUpload, inspect_head
 
 
@@ -67,7 +73,8 @@ class EnrollmentBatchCreateApi(PlatformApi):
     @extend_schema(
         operation_id="enrollment_batches_create",
         summary="上传参保CSV文件(异步处理)",
-        parameters=[IDEMPOTENCY_PARAMETER],
+        description="文件格式、处理方式和错误代码见接口文档第2节;返回202后轮询批次。",
+        parameters=[IDEMPOTENCY_PARAMETER, REPLAY_RESPONSE_HEADER, *RESPONSE_HEADERS],
         request={"multipart/form-data": BatchUploadSerializer},
         responses={202: BatchAcceptedSerializer, **BULK_ERRORS},
     )
@@ -154,12 +161,18 @@ class EnrollmentBatchDetailApi(PlatformApi):
     @extend_schema(
         operation_id="enrollment_batches_retrieve",
         summary="查询批次进度与结果",
-        responses={200: BatchDetailSerializer, **COMMON_ERRORS},
+        description="其他平台的批次与不存在的批次一样返回404。",
+        parameters=[*RESPONSE_HEADERS],
+        responses={200: BatchDetailSerializer, **READ_ERRORS},
     )
     def get(self, request, batch_id: int):
         batch = batch_get_for_platform(platform=self.platform, batch_id=batch_id)
         if batch is None:
-            raise Http404
+            self.not_found(
+                object_type="enrollment_batch",
+                object_id=batch_id,
+                owner_platform_id=batch_owner_platform_id(batch_id=batch_id),
+            )
         data = BatchDetailSerializer(
             {
                 "id": batch.pk,
@@ -188,17 +201,23 @@ class EnrollmentBatchErrorsApi(PlatformApi):
     @extend_schema(
         operation_id="enrollment_batches_errors",
         summary="下载被拒绝行的错误清单(CSV)",
+        description="UTF-8(带BOM)CSV:row,field,code,message,每个被拒绝的行一行。",
+        parameters=[*RESPONSE_HEADERS],
         responses={
             (200, "text/csv"): OpenApiResponse(
                 str, description="row,field,code,message"
             ),
-            **COMMON_ERRORS,
+            **READ_ERRORS,
         },
     )
     def get(self, request, batch_id: int):
         batch = batch_get_for_platform(platform=self.platform, batch_id=batch_id)
         if batch is None:
-            raise Http404
+            self.not_found(
+                object_type="enrollment_batch",
+                object_id=batch_id,
+                owner_platform_id=batch_owner_platform_id(batch_id=batch_id),
+            )
         response = StreamingHttpResponse(
             batch_errors_csv_lines(batch=batch), content_type="text/csv; charset=utf-8"
         )

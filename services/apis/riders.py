@@ -21,9 +21,14 @@ from services.actions.idempotency import (
 from services.actions.riders import riders_offboard
 from services.apis.common import (
     BULK_ERRORS,
-    COMMON_ERRORS,
     IDEMPOTENCY_PARAMETER,
+    READ_ERRORS,
+    REPLAY_RESPONSE_HEADER,
+    RESPONSE_HEADERS,
+    NoUnknownFieldsSerializer,
     PlatformApi,
+    StrictCharField,
+    UniqueListField,
     canonical_json,
     claim_idempotency_key,
     idempotency_key_from,
@@ -35,25 +40,6 @@ from services.apis.common import (
 from services.selectors.batches import enrollments_of_member, rider_get_for_platform
 
 MAX_ROWS = 1000
-
-
-class StrictCharField(serializers.CharField):
-    """Only JSON strings: a number or a list where text belongs is a 400."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class NoUnknownFieldsSerializer(serializers.Serializer):
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            raise ValidationError({"non_field_errors": ["应为JSON对象。"]})
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise ValidationError({name: ["不支持的字段。"] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class RiderInputSerializer(NoUnknownFieldsSerializer):
@@ -145,7 +131,8 @@ class EnrollmentsSubmitApi(PlatformApi):
     @extend_schema(
         operation_id="enrollments_create",
         summary="同步报名(最多1000人)",
-        parameters=[IDEMPOTENCY_PARAMETER],
+        description="每行返回 created / already_enrolled / rejected(代码见接口文档)。",
+        parameters=[IDEMPOTENCY_PARAMETER, REPLAY_RESPONSE_HEADER, *RESPONSE_HEADERS],
         request=EnrollmentsInputSerializer,
         responses={200: EnrollmentsResultSerializer, **BULK_ERRORS},
     )
@@ -187,7 +174,7 @@ class EnrollmentsSubmitApi(PlatformApi):
 
 class OffboardingsInputSerializer(NoUnknownFieldsSerializer):
     offboarded_on = serializers.DateField(input_formats=["%Y-%m-%d"])
-    platform_rider_ids = serializers.ListField(
+    platform_rider_ids = UniqueListField(
         child=StrictCharField(max_length=64), min_length=1, max_length=MAX_ROWS
     )
 
@@ -222,7 +209,8 @@ class OffboardingsApi(PlatformApi):
     @extend_schema(
         operation_id="offboardings_create",
         summary="登记骑手离开平台",
-        parameters=[IDEMPOTENCY_PARAMETER],
+        description="每个骑手编号返回一个结果;编号按原样比较,不去除空格。",
+        parameters=[IDEMPOTENCY_PARAMETER, REPLAY_RESPONSE_HEADER, *RESPONSE_HEADERS],
         request=OffboardingsInputSerializer,
         responses={200: OffboardingsResultSerializer, **BULK_ERRORS},
     )
@@ -281,7 +269,9 @@ class RiderDetailApi(PlatformApi):
     @extend_schema(
         operation_id="riders_retrieve",
         summary="查询本平台一名骑手的会籍与参保状态(脱敏)",
-        responses={200: RiderDetailSerializer, **COMMON_ERRORS},
+        description="只能查询本平台的骑手,其他编号返回404。",
+        parameters=[*RESPONSE_HEADERS],
+        responses={200: RiderDetailSerializer, **READ_ERRORS},
     )
     def get(self, request, platform_rider_id: str):
         rider = rider_get_for_platform(

@@ -25,7 +25,7 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -40,6 +40,7 @@ except ImportError:  # optional: the stdlib encoder writes the same bytes
 
 from portal.middleware import client_ip
 from portal.throttling import ThrottleUnavailable, rate_limit_wait
+from services.apis.common import ErrorSerializer
 from services.models import Amenity
 from services.navigation import map_links
 from services.opening_hours import SecondMemo, status_labeler
@@ -420,25 +421,69 @@ class StationNearbyApi(APIView):
         operation_id="stations_nearby",
         summary="附近的工会驿站(按距离排序)",
         parameters=[
-            OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True),
-            OpenApiParameter("lng", OpenApiTypes.DOUBLE, required=True),
+            OpenApiParameter(
+                "lat",
+                {"type": "number", "format": "double", "minimum": -90, "maximum": 90},
+                required=True,
+            ),
+            OpenApiParameter(
+                "lng",
+                {
+                    "type": "number",
+                    "format": "double",
+                    "minimum": -180,
+                    "maximum": 180,
+                },
+                required=True,
+            ),
             OpenApiParameter(
                 "radius_km",
-                OpenApiTypes.DOUBLE,
+                {
+                    "type": "number",
+                    "format": "double",
+                    "minimum": 0.1,
+                    "maximum": MAX_RADIUS_KM,
+                },
                 description=f"0.1–{MAX_RADIUS_KM:g},默认 {DEFAULT_RADIUS_KM:g}",
             ),
             OpenApiParameter("open_now", OpenApiTypes.BOOL),
             OpenApiParameter("is_24h", OpenApiTypes.BOOL),
             OpenApiParameter(
                 "amenity",
-                OpenApiTypes.STR,
-                many=True,
-                enum=[a.value for a in Amenity],
+                {
+                    "type": "array",
+                    "items": {"type": "string", "enum": [a.value for a in Amenity]},
+                    "maxItems": len(Amenity),
+                },
                 description="可重复;多个设施同时具备",
             ),
-            OpenApiParameter("limit", OpenApiTypes.INT, description=f"1–{MAX_LIMIT}"),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                description=f"1–{MAX_LIMIT},默认 20",
+            ),
+            OpenApiParameter(
+                "Retry-After",
+                {"type": "integer", "minimum": 0},
+                OpenApiParameter.HEADER,
+                required=True,
+                description="重试前应等待的秒数",
+                response=[429, 503],
+            ),
         ],
-        responses={200: ListOutputSerializer},
+        responses={
+            200: ListOutputSerializer,
+            400: OpenApiResponse(
+                {"$ref": "#/components/schemas/ValidationError"},
+                description="查询参数有误",
+            ),
+            429: OpenApiResponse(
+                ErrorSerializer, description="同一IP调用过于频繁,请按 Retry-After 重试"
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer, description="限流计数暂不可用,请按 Retry-After 重试"
+            ),
+        },
         auth=[],
     )
     def get(self, request: Request) -> Response:

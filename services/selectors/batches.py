@@ -32,6 +32,16 @@ def batch_get_for_platform(
     )
 
 
+def batch_owner_platform_id(*, batch_id: int) -> int | None:
+    """Which platform a batch belongs to (None: no such batch). For the audit of
+    denied cross-platform reads only; never shown to a platform."""
+    return (
+        EnrollmentBatch.objects.filter(pk=batch_id)
+        .values_list("platform_id", flat=True)
+        .first()
+    )
+
+
 def rider_get_for_platform(
     *, platform: Platform, platform_rider_id: str
 ) -> PlatformRider | None:

@@ -238,10 +238,18 @@ def describe_rule(rule: EligibilityRule) -> str:
 # --- path (b): set-based SQL ---------------------------------------------------------
 
 
-def _sql_fails(rule: EligibilityRule, on: date, adapt) -> tuple[str, list]:
-    """A WHERE condition over `m` (members_member) that is true when the rule fails."""
+def _sql_fails(
+    rule: EligibilityRule, on: date, adapt, platform_id: int | None = None
+) -> tuple[str, list]:
+    """A WHERE condition over `m` (members_member) that is true when the rule
+    fails. With `platform_id`, tenure rules count that platform's accounts only
+    (a platform's submission is judged on what it knows, see
+    services.actions.batches._batch_rule_failures_sql)."""
     rider = PlatformRider._meta.db_table
     kind = rule.kind
+    scope, scope_params = (
+        (" AND r.platform_id = %s", [platform_id]) if platform_id else ("", [])
+    )
     if kind == RuleKind.OCCUPATION_IN:
         occupations = list(rule.occupations or [])
         if not occupations:
@@ -261,21 +269,23 @@ def _sql_fails(rule: EligibilityRule, on: date, adapt) -> tuple[str, list]:
         return "m.residence_county NOT LIKE %s", [rule.region_prefix + "%"]
     if kind == RuleKind.NOT_OFFBOARDED:
         return (
-            f"NOT EXISTS (SELECT 1 FROM {rider} r WHERE r.member_id = m.id"  # noqa: S608
+            f"NOT EXISTS (SELECT 1 FROM {rider} r WHERE r.member_id = m.id{scope}"  # noqa: S608
             " AND (r.joined_platform_on IS NULL OR r.joined_platform_on <= %s)"
             " AND (r.offboarded_on IS NULL OR r.offboarded_on > %s))",
-            [adapt(on), adapt(on)],
+            [*scope_params, adapt(on), adapt(on)],
         )
     joined_by = add_months(on, -(rule.min_value or 0))
     return (
-        f"NOT EXISTS (SELECT 1 FROM {rider} r WHERE r.member_id = m.id"  # noqa: S608
+        f"NOT EXISTS (SELECT 1 FROM {rider} r WHERE r.member_id = m.id{scope}"  # noqa: S608
         " AND r.joined_platform_on <= %s"
         " AND (r.offboarded_on IS NULL OR r.offboarded_on > %s))",
-        [adapt(joined_by), adapt(on)],
+        [*scope_params, adapt(joined_by), adapt(on)],
     )
 
 
-def _failure_parts(*, program: Program, on: date) -> list[tuple[str, str, list]]:
+def _failure_parts(
+    *, program: Program, on: date, platform_id: int | None = None
+) -> list[tuple[str, str, list]]:
     """(reason, SQL condition over `m` true when failing, params) per rule in
     force, in evaluation order; a program not running fails everyone first."""
     from django.db import connection
@@ -285,7 +295,7 @@ def _failure_parts(*, program: Program, on: date) -> list[tuple[str, str, list]]
     if not program.is_running_on(on):
         parts.append((REASON_NOT_RUNNING, "1 = 1", []))
     for rule in rules_on(program=program, on=on):
-        condition, condition_params = _sql_fails(rule, on, adapt)
+        condition, condition_params = _sql_fails(rule, on, adapt, platform_id)
         parts.append((reason_for(rule), condition, condition_params))
     return parts
 
@@ -317,7 +327,9 @@ def program_failures_sql(*, program: Program, on: date) -> tuple[str, list]:
 REASON_SEPARATOR = ";"
 
 
-def program_reasons_expression(*, program: Program, on: date) -> tuple[str, list]:
+def program_reasons_expression(
+    *, program: Program, on: date, platform_id: int | None = None
+) -> tuple[str, list]:
     """A SQL expression over `m` (a members_member row already in the query)
     whose value is '' when the member qualifies for `program` on `on`, else every
     failing reason in evaluation order, each PREFIXED by REASON_SEPARATOR
@@ -327,11 +339,14 @@ def program_reasons_expression(*, program: Program, on: date) -> tuple[str, list
     the rows to judge (the nightly job walks a program's enrollments joined to
     their members): no UNION, no sort, no aggregate. Portable: CASE, COALESCE
     and || only. Reference it once (e.g. in a MATERIALIZED CTE): every
-    reference re-evaluates the rules.
+    reference re-evaluates the rules. With `platform_id`, tenure rules look at
+    that platform's rider accounts only.
     """
     pieces: list[str] = []
     params: list = []
-    for reason, condition, condition_params in _failure_parts(program=program, on=on):
+    for reason, condition, condition_params in _failure_parts(
+        program=program, on=on, platform_id=platform_id
+    ):
         pieces.append(f"COALESCE(CASE WHEN {condition} THEN %s END, '')")
         params.extend([*condition_params, REASON_SEPARATOR + reason])
     if not pieces:

@@ -82,7 +82,7 @@ def messy_gbk_rows(existing_id: str) -> list[list[str]]:
         rider_row(name="吴十", phone="13800138009", rider_id="R1"),
         # 10 no_union_org: Beijing has no gig pool here
         rider_row(name="郑一", phone="13800138010", city_code="110105", rider_id="R10"),
-        # 11 already_enrolled: a known member, already covered this year
+        # 11 already_enrolled: alpha's rider, already covered this year
         rider_row(
             name="冯二", id_number=existing_id, phone="13800138011", rider_id="R11"
         ),
@@ -103,8 +103,11 @@ def test_messy_gbk_file_gives_exact_counts_and_errors(
     futian_gig_pool,
     django_capture_on_commit_callbacks,
 ):
-    # given: a known member already enrolled this year
+    # given: alpha's rider, a known member already enrolled this year
     existing = make_member(org=nanshan_gig_pool, name="冯二", phone="13500135011")
+    PlatformRider.objects.create(
+        platform=alpha.platform, member=existing, platform_rider_id="R11"
+    )
     start, end = coverage_period(program=program, on=timezone.localdate())
     Enrollment.objects.create(
         member=existing,

@@ -10,8 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
-from members.models import MemberStatus
-from portal.masking import mask_id_number, mask_name, mask_phone
+from portal.masking import mask_id_number
 from services.actions.batch_rows import CSV_COLUMNS
 from services.actions.batches import enrollments_submit, program_for_platform
 from services.actions.idempotency import (
@@ -249,20 +248,18 @@ class RiderEnrollmentSerializer(serializers.Serializer):
 
 
 class RiderDetailSerializer(serializers.Serializer):
+    """Only what the platform itself sent or did: the union's own record of the
+    person (name, phone as the worker keeps it, membership, coverage arranged
+    by the worker or another platform) is not the platform's to read, whoever
+    the ID number it submitted belongs to."""
+
     platform_rider_id = serializers.CharField()
-    name = serializers.CharField(help_text="脱敏姓名")
-    id_number = serializers.CharField(help_text="脱敏身份证号")
-    phone = serializers.CharField(help_text="脱敏手机号")
-    membership = serializers.ChoiceField(
-        ["member", "not_member"],
-        help_text="是否为工会会员;入会申请的审核情况不向平台提供。",
-    )
+    id_number = serializers.CharField(help_text="脱敏身份证号(平台提交的号码)")
     joined_platform_on = serializers.DateField(allow_null=True)
     offboarded_on = serializers.DateField(allow_null=True)
-    enrollments = RiderEnrollmentSerializer(many=True)
-
-
-MEMBER_STATUSES = (MemberStatus.ACTIVE, MemberStatus.RETAINED)
+    enrollments = RiderEnrollmentSerializer(
+        many=True, help_text="本平台为该骑手办理的参保"
+    )
 
 
 class RiderDetailApi(PlatformApi):
@@ -285,12 +282,9 @@ class RiderDetailApi(PlatformApi):
         data = RiderDetailSerializer(
             {
                 "platform_rider_id": rider.platform_rider_id,
-                "name": mask_name(member.name),
+                # The rider was matched by this ID number's keyed hash: it is
+                # the number the platform submitted.
                 "id_number": mask_id_number(member.id_number),
-                "phone": mask_phone(member.phone),
-                "membership": "member"
-                if member.status in MEMBER_STATUSES
-                else "not_member",
                 "joined_platform_on": rider.joined_platform_on,
                 "offboarded_on": rider.offboarded_on,
                 "enrollments": [
@@ -301,7 +295,9 @@ class RiderDetailApi(PlatformApi):
                         "period_end": e.period_end,
                         "status": e.status,
                     }
-                    for e in enrollments_of_member(member=member)
+                    for e in enrollments_of_member(
+                        member=member, platform=self.platform
+                    )
                 ],
             }
         ).data

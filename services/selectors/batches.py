@@ -52,10 +52,13 @@ def rider_get_for_platform(
     )
 
 
-def enrollments_of_member(*, member: Member) -> QuerySet[Enrollment]:
+def enrollments_of_member(
+    *, member: Member, platform: Platform
+) -> QuerySet[Enrollment]:
+    """The member's enrollments that this platform arranged."""
     return (
         Enrollment.objects.select_related("program")
-        .filter(member=member)
+        .filter(member=member, platform=platform)
         .order_by("-period_start", "program__code")
     )
 

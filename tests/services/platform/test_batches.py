@@ -218,8 +218,12 @@ def test_platforms_cannot_see_each_others_batches(
     rider = alpha.get("/api/v1/riders/A1/")
     assert rider.status_code == 200
     data = rider.json()
-    assert data["name"] == "张*"
-    assert data["phone"] == "138****0001"
+    assert set(data) == {
+        "platform_rider_id",
+        "id_number",
+        "joined_platform_on",
+        "offboarded_on",
+        "enrollments",
+    }
     assert data["id_number"].startswith("4") and "*" * 16 in data["id_number"]
-    assert data["membership"] == "not_member"
     assert [e["program"] for e in data["enrollments"]] == ["e-road"]

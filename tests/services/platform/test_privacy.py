@@ -23,6 +23,7 @@ from services.models import (
     Enrollment,
     EnrollmentBatch,
     EnrollmentSource,
+    Program,
     RuleKind,
 )
 from tests.factories import make_id_number, make_member
@@ -270,3 +271,32 @@ def _hmac(id_number: str) -> str:
     from portal.crypto import blind_index
 
     return blind_index(id_number, purpose=ID_NUMBER_INDEX)
+
+
+def test_rider_lookup_shows_nothing_the_platform_did_not_send_or_arrange(
+    alpha, people, program
+):
+    # given: alpha's rider, whom the worker also enrolled in another program
+    # themselves and whose union record holds a name and phone alpha never sent
+    rider = PlatformRider.objects.get(platform_rider_id="A-77")
+    other = Program.objects.create(
+        code="domestic-x",
+        sponsor_org=program.sponsor_org,
+        name="家政守护X",
+        starts_on=date(2026, 1, 1),
+        ends_on=date(2026, 12, 31),
+    )
+    Enrollment.objects.create(
+        member=rider.member,
+        program=other,
+        period_start=date(2026, 1, 1),
+        period_end=date(2026, 12, 31),
+        source=EnrollmentSource.SELF,
+    )
+
+    data = alpha.get("/api/v1/riders/A-77/").json()
+
+    raw = str(data)
+    assert "司" not in raw and "1391111" not in raw  # name, phone
+    assert "membership" not in data
+    assert [e["program"] for e in data["enrollments"]] == [program.code]

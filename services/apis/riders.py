@@ -3,13 +3,15 @@ look one rider up (masked)."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from portal.exceptions import ConflictError
 from portal.masking import mask_id_number
 from services.actions.batch_rows import CSV_COLUMNS
 from services.actions.batches import enrollments_submit, program_for_platform
@@ -115,13 +117,32 @@ def _idempotent_post(
         return replay_response(claim.replay)
     record = claim.record
     try:
-        with transaction.atomic(durable=True):
-            body = work(serializer.validated_data, record)
-            idempotency_complete(record=record, status=200, body=body, headers={})
+        body = _run_once_more_on_a_race(work, serializer.validated_data, record)
     except Exception:
         idempotency_release(record=record)
         raise
     return json_response(body, status_code=200)
+
+
+MSG_CONCURRENT = gettext_noop("与同时进行的另一请求冲突,请稍后用同一幂等键重试。")
+
+
+def _run_once_more_on_a_race(work, data, record) -> str:
+    """Run `work` and store its answer in one durable transaction. A unique value
+    that a concurrent request committed meanwhile (the same new phone or rider
+    id in two submissions at once) fails it with IntegrityError; a second run
+    sees that value and answers each row by the usual rules. Should that race
+    again, the answer is 409 (the key is released: retry with it), never a 500."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic(durable=True):
+                body = work(data, record)
+                idempotency_complete(record=record, status=200, body=body, headers={})
+            return body
+        except IntegrityError:
+            if attempt:
+                raise ConflictError(MSG_CONCURRENT, code="concurrent_write") from None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class EnrollmentsSubmitApi(PlatformApi):

@@ -355,3 +355,53 @@ def test_a_known_rider_enrolled_again_is_back_with_the_new_consent(alpha, progra
     assert again.json()["already_enrolled"] == 1
     record = PlatformRider.objects.get(platform_rider_id="J9")
     assert (record.offboarded_on, record.consent_ref) == (None, "CONSENT-2")
+
+
+def test_a_concurrent_unique_write_is_run_again_not_a_500(alpha, program, monkeypatch):
+    # given: the first run meets a phone another request committed meanwhile
+    from django.db import IntegrityError
+
+    from services.apis import riders as api
+
+    real = api.enrollments_submit
+    calls = []
+
+    def racing(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return real(**kwargs)
+
+    monkeypatch.setattr(api, "enrollments_submit", racing)
+
+    response = post_json(alpha, {"program": "e-road", "riders": [rider_json()]})
+
+    # then: the second run answers normally, once
+    assert response.status_code == 200, response.content
+    assert len(calls) == 2
+    assert response.json()["created"] == 1
+    assert EnrollmentBatch.objects.count() == 1
+
+
+def test_a_race_lost_twice_is_a_409_and_the_key_can_be_used_again(
+    alpha, program, monkeypatch
+):
+    from django.db import IntegrityError
+
+    from services.apis import riders as api
+
+    real = api.enrollments_submit
+
+    def always_racing(**kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(api, "enrollments_submit", always_racing)
+    body = {"program": "e-road", "riders": [rider_json()]}
+
+    response = post_json(alpha, body)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "concurrent_write"
+    assert EnrollmentBatch.objects.count() == 0
+    monkeypatch.setattr(api, "enrollments_submit", real)
+    assert post_json(alpha, body).status_code == 200  # same key, released

@@ -7,9 +7,12 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from rest_framework.exceptions import NotFound
+
+from portal.request_context import current
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +90,18 @@ def error_404(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith(API_PREFIX):
+        # An API client gets JSON, with the request id to quote to the union;
+        # never the exception (it is in the server log).
+        ctx = current()
+        return JsonResponse(
+            {
+                "detail": gettext("服务器内部错误,请稍后重试。"),
+                "request_id": ctx.request_id if ctx else None,
+            },
+            status=500,
+            json_dumps_params={"ensure_ascii": False},
+        )
     # Rendered without a RequestContext: the failure may be in context processors.
     from django.template import loader
 

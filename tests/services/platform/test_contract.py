@@ -79,3 +79,22 @@ def test_every_platform_error_response_has_a_described_body():
             assert body["$ref"].startswith("#/components/schemas/"), (op, status)
         assert op["responses"]["429"]["headers"]["Retry-After"]["required"] is True
         assert op["responses"]["503"]["headers"]["Retry-After"]["required"] is True
+
+
+def test_an_unexpected_error_under_api_is_json_with_the_request_id(alpha, monkeypatch):
+    from services.apis import riders as api
+
+    def broken(**kwargs):
+        raise RuntimeError("boom: 440305199003071236")
+
+    monkeypatch.setattr(api, "rider_get_for_platform", broken)
+    alpha.raise_request_exception = False
+
+    response = alpha.get("/api/v1/riders/R1/")
+
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"detail", "request_id"}
+    assert body["request_id"] == response["X-Request-ID"]
+    assert "boom" not in response.content.decode()

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from members.login_rate import RETRY_AFTER_UNAVAILABLE, LoginRateLimitMixin
+from portal.forms import with_blank_choice
 from portal.throttling import ThrottleUnavailable, rate_limit_wait
 
 
@@ -209,8 +210,10 @@ class JoinForm(forms.Form):
         from members.selectors.joining import joinable_orgs
 
         super().__init__(*args, **kwargs)
-        self.fields["occupation"].choices = Occupation.choices
-        self.fields["employment_category"].choices = EmploymentCategory.choices
+        self.fields["occupation"].choices = with_blank_choice(Occupation.choices)
+        self.fields["employment_category"].choices = with_blank_choice(
+            EmploymentCategory.choices
+        )
         self.fields["platforms"].queryset = Platform.objects.filter(is_active=True)
         self.fields["org"].queryset = joinable_orgs()
         districts = (
@@ -218,9 +221,9 @@ class JoinForm(forms.Form):
             .exclude(code="440300")
             .order_by("code")
         )
-        self.fields["residence_county"].choices = [
+        self.fields["residence_county"].choices = with_blank_choice(
             (r.code, _("深圳市%(district)s") % {"district": r.name}) for r in districts
-        ]
+        )
 
     def clean_id_number(self):
         from django.utils import timezone
@@ -258,10 +261,13 @@ class DataRequestForm(forms.Form):
         from members.models import DataRequestKind
 
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [
-            (DataRequestKind.DELETION, DataRequestKind.DELETION.label),
-            (DataRequestKind.WITHDRAWAL, DataRequestKind.WITHDRAWAL.label),
-        ]
+        # No default: deletion and withdrawal are both irreversible for the worker.
+        self.fields["kind"].choices = with_blank_choice(
+            [
+                (DataRequestKind.DELETION, DataRequestKind.DELETION.label),
+                (DataRequestKind.WITHDRAWAL, DataRequestKind.WITHDRAWAL.label),
+            ]
+        )
 
 
 class ReasonForm(forms.Form):

@@ -82,6 +82,32 @@ def test_join_form_without_consent_is_refused(client, sz):
     assert not ConsentRecord.objects.exists()
 
 
+def test_join_form_selects_start_on_an_empty_choice(client, sz):
+    client.force_login(make_verified_user())
+
+    page = client.get(reverse("members:join")).content.decode()
+
+    # no select puts its first real option into the answer unasked
+    for name in ("occupation", "employment_category", "residence_county"):
+        select = page.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
+        first = select.split("<option", 2)[1]
+        assert first.startswith(' value="" selected>请选择</option>'), (name, first)
+        assert "required" in select.split(">", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "field", ["occupation", "employment_category", "residence_county"]
+)
+def test_join_form_left_on_the_empty_choice_is_required(client, sz, field):
+    client.force_login(make_verified_user())
+
+    response = client.post(reverse("members:join"), _join_data(**{field: ""}))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == ["该字段是必填项。"]
+    assert not MembershipApplication.objects.exists()
+
+
 @pytest.mark.parametrize(
     "id_number",
     ["4403051990030712", "440305199003071235", "440305209901011234", "x" * 500, ""],
@@ -254,3 +280,16 @@ def test_refusing_a_request_needs_a_reason(client, worker_a, rv_nanshan, rv_futi
     request.refresh_from_db()
     assert request.status == "refused"
     assert request.response == "会籍档案依法保存"
+
+
+def test_data_request_kind_has_no_default_and_is_required(client, worker_a):
+    client.force_login(worker_a)
+    step_up(client)
+
+    page = client.get(reverse("members:data_request")).content.decode()
+    select = page.split('name="kind"', 1)[1].split("</select>", 1)[0]
+    refused = client.post(reverse("members:data_request"), {"kind": "", "note": ""})
+
+    assert select.split("<option", 2)[1].startswith(' value="" selected>请选择<')
+    assert refused.status_code == 302
+    assert not DataRequest.objects.exists()

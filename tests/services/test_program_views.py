@@ -92,6 +92,15 @@ def test_self_test_rejects_bad_input_with_a_form_error(client, programs, query):
     assert "<script>" not in body
 
 
+def test_self_test_occupation_starts_empty_and_is_required(client, programs):
+    page = client.get(reverse("services:program_check")).content.decode()
+    answer = client.get(reverse("services:program_check"), {"age": "30"})
+
+    select = page.split('name="occupation"', 1)[1].split("</select>", 1)[0]
+    assert select.split("<option", 2)[1].startswith(' value="" selected>请选择<')
+    assert answer.context["form"].errors["occupation"] == ["该字段是必填项。"]
+
+
 def test_logged_in_member_is_checked_with_their_own_data(client, programs):
     logged_in(client, occupation=Occupation.DOMESTIC, born=date(1961, 3, 2))
 

@@ -177,7 +177,9 @@ def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
                     status = 400
                 else:
                     messages.success(request, _("谢谢!问题已转给运营驿站的工会处理。"))
-                    return redirect(station.get_absolute_url() + "#report")
+                    # The thanks is in the messages at the top of the page: land
+                    # there, not back at the (now empty) form at the bottom.
+                    return redirect(station.get_absolute_url() + "#messages")
         else:
             status = 400
     else:

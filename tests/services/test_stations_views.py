@@ -155,6 +155,12 @@ def test_report_a_problem_lands_as_an_open_report():
     )
 
     assert response.status_code == 302
+    assert response["Location"] == station.get_absolute_url() + "#messages"
+    landing = client.get(response["Location"]).content.decode()
+    assert (
+        '<ul class="messages" id="messages" role="status" tabindex="-1">'
+        "<li class=\"success\">谢谢!问题已转给运营驿站的工会处理。</li>"
+    ) in landing
     report = ProblemReport.objects.get()
     assert (report.station, report.kind, report.status) == (
         station,

@@ -40,7 +40,9 @@ class UnionOrg(models.Model):
         on_delete=models.PROTECT,
         related_name="children",
     )
-    path = models.CharField(max_length=255, editable=False, db_index=True, default="")
+    path = models.CharField(
+        "层级路径", max_length=255, editable=False, db_index=True, default=""
+    )
     region_code = models.CharField("行政区划代码", max_length=6)
     credit_code = models.CharField(
         "统一社会信用代码", max_length=18, blank=True, default=""
@@ -89,7 +91,7 @@ class Platform(models.Model):
             "留空 = 拒绝所有调用;任意地址须明确写 0.0.0.0/0 和 ::/0。"
         ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
     class Meta:
         verbose_name = "平台企业"

@@ -396,6 +396,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files WhiteNoise serves at the site root: /favicon.ico, which browsers and other
+# clients ask for whatever the page links (templates/_favicon.html links it too).
+WHITENOISE_ROOT = BASE_DIR / "public"
 # Private uploads (medical papers, batch files) live outside any public URL and are
 # served only through authorised views.
 PRIVATE_STORAGE_ROOT = Path(os.getenv("PRIVATE_STORAGE_ROOT", str(BASE_DIR / "var")))

@@ -2,6 +2,7 @@
 A worker reaches only their own things (security.md AC2, PI9)."""
 
 import json
+from datetime import datetime
 
 import pytest
 from django.urls import reverse
@@ -189,6 +190,28 @@ def test_export_holds_own_data_and_nothing_of_others(client, worker_a, worker_b)
     assert AuditLog.objects.filter(
         action="personal_data_export", actor=worker_a
     ).exists()
+
+
+def test_export_gives_times_in_beijing_time(client, worker_a):
+    client.force_login(worker_a)
+    step_up(client)
+
+    data = json.loads(client.post(reverse("members:export")).content)
+
+    application = MembershipApplication.objects.get(user=worker_a)
+    times = [
+        data["exported_at"],
+        data["account"]["date_joined"],
+        data["account"]["phone_verified_at"],
+        data["consents"][0]["granted_at"],
+        data["applications"][0]["submitted_at"],
+        data["applications"][0]["decided_at"],
+        *(e["time"] for e in data["membership_history"]),
+    ]
+    assert all(t.endswith("+08:00") for t in times), times
+    submitted = datetime.fromisoformat(data["applications"][0]["submitted_at"])
+    assert submitted == application.submitted_at  # the same instant
+    assert data["member"]["birth_date"] == "1990-03-07"  # dates stay dates
 
 
 def test_export_get_shows_the_download_button_and_downloads_nothing(client, worker_a):

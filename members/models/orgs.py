@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Length, Replace
 
 from members.ip_allowlist import validate_network_list
 
@@ -20,6 +21,10 @@ class OrgKind(models.TextChoices):
     INDUSTRY = "industry", "产业工会"
     ALLIANCE = "alliance", "联合会"
     GRASSROOTS = "grassroots", "基层工会"
+
+
+# Depth in the tree: the number of "/" in the materialised path.
+ORG_DEPTH = Length("path") - Length(Replace("path", Value("/")))
 
 
 class UnionOrg(models.Model):
@@ -57,7 +62,13 @@ class UnionOrg(models.Model):
     class Meta:
         verbose_name = "工会组织"
         verbose_name_plural = "工会组织"
-        ordering = ["path"]
+        # Lists and choices read as the tree, by geography: GB/T 2260 codes are
+        # hierarchical (440000 → 440300 → 440305), so the region code puts a
+        # province before its cities and a city before its districts in their
+        # official order; within one region the parent comes first (depth), then
+        # names. `path` alone would not do: its ids compare as text ("/3/11/"
+        # sorts before "/3/5/").
+        ordering = ["region_code", ORG_DEPTH, "name"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(level="national") | Q(parent__isnull=False),

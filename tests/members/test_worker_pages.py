@@ -316,3 +316,23 @@ def test_data_request_kind_has_no_default_and_is_required(client, worker_a):
     assert select.split("<option", 2)[1].startswith(' value="" selected>请选择<')
     assert refused.status_code == 302
     assert not DataRequest.objects.exists()
+
+
+def test_join_form_lists_unions_by_region_not_by_id(client, sz):
+    client.force_login(make_verified_user())
+
+    form = client.get(reverse("members:join")).context["form"]
+
+    names = [label for value, label in form.fields["org"].choices if value]
+    assert names == [
+        "深圳市新业态劳动者联合工会",
+        "罗湖区新业态联合工会",
+        "福田区新业态联合工会",
+        "南山区新业态联合工会",
+        "宝安区新业态联合工会",
+        "龙岗区新业态联合工会",
+        "盐田区新业态联合工会",
+        "龙华区新业态联合工会",
+        "坪山区新业态联合工会",
+        "光明区新业态联合工会",
+    ]

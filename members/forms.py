@@ -186,10 +186,11 @@ class JoinForm(forms.Form):
     )
     employment_category = forms.ChoiceField(label=_("与平台的用工关系"))
     hukou_county = forms.CharField(
-        label=_("户籍地行政区划代码"),
+        label=_("户籍地行政区划代码(选填)"),
         min_length=6,
         max_length=6,
-        help_text=_("身份证号前6位通常就是户籍地代码。"),
+        required=False,
+        help_text=_("不填则取身份证号前6位;户口迁移过的请填写现户籍地代码。"),
         widget=forms.TextInput(attrs={"inputmode": "numeric"}),
     )
     residence_county = forms.ChoiceField(label=_("常住地(区)"))
@@ -243,9 +244,18 @@ class JoinForm(forms.Form):
 
     def clean_hukou_county(self):
         value = self.cleaned_data["hukou_county"].strip()
-        if not value.isdigit():
+        if value and not value.isdigit():
             raise forms.ValidationError(_("行政区划代码应为6位数字。"))
         return value
+
+    def clean(self):
+        data = super().clean()
+        # GB 11643: the ID number's first 6 digits are the address code of the
+        # household registration when the number was issued (domain.md §7), the
+        # right default unless the hukou has moved since.
+        if not data.get("hukou_county") and data.get("id_number"):
+            data["hukou_county"] = data["id_number"][:6]
+        return data
 
 
 class DataRequestForm(forms.Form):

@@ -83,6 +83,40 @@ def test_join_form_without_consent_is_refused(client, sz):
     assert not ConsentRecord.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("hukou", "expected"), [("", "440305"), ("  ", "440305"), ("440304", "440304")]
+)
+def test_join_form_hukou_defaults_to_the_id_numbers_region(client, sz, hukou, expected):
+    client.force_login(make_verified_user())
+
+    response = client.post(reverse("members:join"), _join_data(hukou_county=hukou))
+
+    assert response.status_code == 302
+    assert MembershipApplication.objects.get().hukou_county == expected
+
+
+@pytest.mark.parametrize("hukou", ["44030", "4403x5"])
+def test_join_form_hukou_when_given_is_still_checked(client, sz, hukou):
+    client.force_login(make_verified_user())
+
+    response = client.post(reverse("members:join"), _join_data(hukou_county=hukou))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["hukou_county"]
+    assert not MembershipApplication.objects.exists()
+
+
+def test_join_form_with_a_bad_id_and_no_hukou_reports_only_the_id(client, sz):
+    client.force_login(make_verified_user())
+
+    response = client.post(
+        reverse("members:join"), _join_data(id_number="123", hukou_county="")
+    )
+
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"id_number"}
+
+
 def test_join_form_selects_start_on_an_empty_choice(client, sz):
     client.force_login(make_verified_user())
 

@@ -188,7 +188,12 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Without Redis tasks run eagerly, yet Celery still takes a producer from its
+# pool for the first .delay(), and kombu warns "No hostname was supplied" for a
+# URL without one. The in-memory transport ignores the host: name it, so the
+# embedded default starts quiet and kombu's warnings stay on for real brokers.
+EMBEDDED_BROKER_URL = "memory://localhost/"
+CELERY_BROKER_URL = REDIS_URL or EMBEDDED_BROKER_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

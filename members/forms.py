@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from members.login_rate import RETRY_AFTER_UNAVAILABLE, LoginRateLimitMixin
+from portal.forms import with_blank_choice
 from portal.throttling import ThrottleUnavailable, rate_limit_wait
 
 
@@ -185,10 +186,11 @@ class JoinForm(forms.Form):
     )
     employment_category = forms.ChoiceField(label=_("与平台的用工关系"))
     hukou_county = forms.CharField(
-        label=_("户籍地行政区划代码"),
+        label=_("户籍地行政区划代码(选填)"),
         min_length=6,
         max_length=6,
-        help_text=_("身份证号前6位通常就是户籍地代码。"),
+        required=False,
+        help_text=_("不填则取身份证号前6位;户口迁移过的请填写现户籍地代码。"),
         widget=forms.TextInput(attrs={"inputmode": "numeric"}),
     )
     residence_county = forms.ChoiceField(label=_("常住地(区)"))
@@ -209,8 +211,10 @@ class JoinForm(forms.Form):
         from members.selectors.joining import joinable_orgs
 
         super().__init__(*args, **kwargs)
-        self.fields["occupation"].choices = Occupation.choices
-        self.fields["employment_category"].choices = EmploymentCategory.choices
+        self.fields["occupation"].choices = with_blank_choice(Occupation.choices)
+        self.fields["employment_category"].choices = with_blank_choice(
+            EmploymentCategory.choices
+        )
         self.fields["platforms"].queryset = Platform.objects.filter(is_active=True)
         self.fields["org"].queryset = joinable_orgs()
         districts = (
@@ -218,9 +222,9 @@ class JoinForm(forms.Form):
             .exclude(code="440300")
             .order_by("code")
         )
-        self.fields["residence_county"].choices = [
+        self.fields["residence_county"].choices = with_blank_choice(
             (r.code, _("深圳市%(district)s") % {"district": r.name}) for r in districts
-        ]
+        )
 
     def clean_id_number(self):
         from django.utils import timezone
@@ -240,9 +244,18 @@ class JoinForm(forms.Form):
 
     def clean_hukou_county(self):
         value = self.cleaned_data["hukou_county"].strip()
-        if not value.isdigit():
+        if value and not value.isdigit():
             raise forms.ValidationError(_("行政区划代码应为6位数字。"))
         return value
+
+    def clean(self):
+        data = super().clean()
+        # GB 11643: the ID number's first 6 digits are the address code of the
+        # household registration when the number was issued (domain.md §7), the
+        # right default unless the hukou has moved since.
+        if not data.get("hukou_county") and data.get("id_number"):
+            data["hukou_county"] = data["id_number"][:6]
+        return data
 
 
 class DataRequestForm(forms.Form):
@@ -258,10 +271,13 @@ class DataRequestForm(forms.Form):
         from members.models import DataRequestKind
 
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [
-            (DataRequestKind.DELETION, DataRequestKind.DELETION.label),
-            (DataRequestKind.WITHDRAWAL, DataRequestKind.WITHDRAWAL.label),
-        ]
+        # No default: deletion and withdrawal are both irreversible for the worker.
+        self.fields["kind"].choices = with_blank_choice(
+            [
+                (DataRequestKind.DELETION, DataRequestKind.DELETION.label),
+                (DataRequestKind.WITHDRAWAL, DataRequestKind.WITHDRAWAL.label),
+            ]
+        )
 
 
 class ReasonForm(forms.Form):

@@ -193,7 +193,12 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Without Redis tasks run eagerly, yet Celery still takes a producer from its
+# pool for the first .delay(), and kombu warns "No hostname was supplied" for a
+# URL without one. The in-memory transport ignores the host: name it, so the
+# embedded default starts quiet and kombu's warnings stay on for real brokers.
+EMBEDDED_BROKER_URL = "memory://localhost/"
+CELERY_BROKER_URL = REDIS_URL or EMBEDDED_BROKER_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -278,7 +283,7 @@ _PW = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"{_PW}.UserAttributeSimilarityValidator"},
     {
-        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "NAME": "members.password_validation.MinimumLengthValidator",
         "OPTIONS": {"min_length": 12},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -401,6 +406,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files WhiteNoise serves at the site root: /favicon.ico, which browsers and other
+# clients ask for whatever the page links (templates/_favicon.html links it too).
+WHITENOISE_ROOT = BASE_DIR / "public"
 # Private uploads (medical papers, batch files) live outside any public URL and are
 # served only through authorised views.
 PRIVATE_STORAGE_ROOT = Path(os.getenv("PRIVATE_STORAGE_ROOT", str(BASE_DIR / "var")))

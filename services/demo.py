@@ -4,10 +4,35 @@ from __future__ import annotations
 
 from datetime import date
 
+# What the demo reviewers (members.demo.REVIEWER_GROUP) need for the services
+# side of their work: station problem reports of their union subtree (the admin
+# scopes them by the station's org) and the stations those reports are about.
+REVIEWER_SERVICE_PERMS = (
+    "view_problemreport",
+    "change_problemreport",  # the "标记为已处理" action
+    "view_station",
+)
+
 
 def seed(*, stdout) -> list:
+    grant_reviewer_permissions()
     seed_stations(stdout=stdout)
     return seed_programs_demo(stdout=stdout)
+
+
+def grant_reviewer_permissions() -> None:
+    """Add the services permissions to the demo reviewer group (created by
+    members.demo, which may not import services)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from members.demo import REVIEWER_GROUP
+
+    reviewers, _ = Group.objects.get_or_create(name=REVIEWER_GROUP)
+    reviewers.permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="services", codename__in=REVIEWER_SERVICE_PERMS
+        )
+    )
 
 
 def seed_stations(*, stdout) -> None:

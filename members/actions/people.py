@@ -3,7 +3,9 @@ rights / withdrawal requests."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
@@ -85,8 +87,17 @@ def member_sensitive_reveal(
     return str(getattr(member, field))
 
 
+# The export is the worker's own copy: times in the worker's clock (Beijing
+# time, +08:00), not the UTC they are stored in.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
 def _dt(value: Any) -> str | None:
-    return value.isoformat() if value else None
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(SHANGHAI).isoformat()
+    return value.isoformat()  # a date
 
 
 @transaction.atomic
@@ -96,7 +107,7 @@ def personal_data_export(*, user: User) -> dict[str, Any]:
     member = Member.objects.select_related("org").filter(user=user).first()
     application = application_get_for_user(user=user)
     data: dict[str, Any] = {
-        "exported_at": timezone.now().isoformat(),
+        "exported_at": _dt(timezone.now()),
         "account": {
             "username": user.username,
             "phone": user.phone,

@@ -24,7 +24,7 @@ class PlatformApiKey(models.Model):
     )
     name = models.CharField("用途说明", max_length=100, blank=True)
     prefix = models.CharField("密钥前缀", max_length=16, unique=True, editable=False)
-    hashed_secret = models.CharField(max_length=64, editable=False)
+    hashed_secret = models.CharField("密钥摘要", max_length=64, editable=False)
     created_at = models.DateTimeField("签发时间", auto_now_add=True)
     expires_at = models.DateTimeField("到期时间")
     revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)

@@ -8,7 +8,13 @@ from django.utils.translation import gettext_lazy as _
 from portal.crypto import EncryptedTextField, blind_index
 from portal.masking import mask_id_number, mask_name, mask_phone
 
-from .people import ID_NUMBER_INDEX, PHONE_INDEX, EmploymentCategory, Occupation
+from .people import (
+    ID_NUMBER_INDEX,
+    PHONE_INDEX,
+    EmploymentCategory,
+    Gender,
+    Occupation,
+)
 
 
 class ApplicationStatus(models.TextChoices):
@@ -37,7 +43,7 @@ class MembershipApplication(models.Model):
     id_number = EncryptedTextField("身份证号", purpose="application.id_number")
     id_number_hmac = models.CharField(max_length=64, db_index=True, editable=False)
     birth_date = models.DateField("出生日期")
-    gender = models.CharField("性别", max_length=1)
+    gender = models.CharField("性别", max_length=1, choices=Gender.choices)
     phone = EncryptedTextField("手机号", purpose="application.phone")
     phone_hmac = models.CharField(max_length=64, db_index=True, editable=False)
     occupation = models.CharField(

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Length, Replace
 
 from members.ip_allowlist import validate_network_list
 
@@ -22,6 +23,10 @@ class OrgKind(models.TextChoices):
     GRASSROOTS = "grassroots", "基层工会"
 
 
+# Depth in the tree: the number of "/" in the materialised path.
+ORG_DEPTH = Length("path") - Length(Replace("path", Value("/")))
+
+
 class UnionOrg(models.Model):
     """A node of the union tree (BR-M4).
 
@@ -40,7 +45,9 @@ class UnionOrg(models.Model):
         on_delete=models.PROTECT,
         related_name="children",
     )
-    path = models.CharField(max_length=255, editable=False, db_index=True, default="")
+    path = models.CharField(
+        "层级路径", max_length=255, editable=False, db_index=True, default=""
+    )
     region_code = models.CharField("行政区划代码", max_length=6)
     credit_code = models.CharField(
         "统一社会信用代码", max_length=18, blank=True, default=""
@@ -55,7 +62,13 @@ class UnionOrg(models.Model):
     class Meta:
         verbose_name = "工会组织"
         verbose_name_plural = "工会组织"
-        ordering = ["path"]
+        # Lists and choices read as the tree, by geography: GB/T 2260 codes are
+        # hierarchical (440000 → 440300 → 440305), so the region code puts a
+        # province before its cities and a city before its districts in their
+        # official order; within one region the parent comes first (depth), then
+        # names. `path` alone would not do: its ids compare as text ("/3/11/"
+        # sorts before "/3/5/").
+        ordering = ["region_code", ORG_DEPTH, "name"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(level="national") | Q(parent__isnull=False),
@@ -89,7 +102,7 @@ class Platform(models.Model):
             "留空 = 拒绝所有调用;任意地址须明确写 0.0.0.0/0 和 ::/0。"
         ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
     class Meta:
         verbose_name = "平台企业"

@@ -171,18 +171,24 @@ class PlatformRider(models.Model):
     """
 
     platform = models.ForeignKey(
-        "members.Platform", on_delete=models.PROTECT, related_name="riders"
+        "members.Platform",
+        verbose_name="平台企业",
+        on_delete=models.PROTECT,
+        related_name="riders",
     )
     member = models.ForeignKey(
-        Member, on_delete=models.CASCADE, related_name="platform_links"
+        Member,
+        verbose_name="会员",
+        on_delete=models.CASCADE,
+        related_name="platform_links",
     )
     platform_rider_id = models.CharField("平台骑手编号", max_length=64)
     joined_platform_on = models.DateField("入驻平台日期", null=True, blank=True)
     offboarded_on = models.DateField("离开平台日期", null=True, blank=True)
     consent_ref = models.CharField("授权同意凭证", max_length=128, blank=True)
     consented_at = models.DateTimeField("授权同意时间", null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
 
     class Meta:
         verbose_name = "平台骑手"

@@ -49,7 +49,7 @@ def joinable_orgs() -> QuerySet[UnionOrg]:
     """Orgs an applicant may choose: the gig-worker pools and grassroots unions."""
     return UnionOrg.objects.filter(
         Q(is_gig_pool=True) | Q(kind="grassroots"), is_active=True
-    ).order_by("path")
+    )  # UnionOrg's default order: by region, parent first
 
 
 def default_org_for_residence(*, county_code: str) -> UnionOrg | None:

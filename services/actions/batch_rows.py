@@ -9,7 +9,9 @@ SQL in services/actions/batches.py. A row that fails here gets exactly one error
 from __future__ import annotations
 
 import base64
+import csv
 import hmac
+import io
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -74,6 +76,10 @@ OCCUPATIONS = _occupation_lookup()
 
 MSG = {
     "malformed_row": "该行列数不正确,应为9列。",
+    "malformed_quotes": (
+        '该行引号不成对或位置不正确:字段内的双引号要写成两个(""),'
+        "未闭合的引号会把后面的行并入该行。"
+    ),
     "invalid_encoding": "该行含有无法识别的字符(请使用UTF-8或GBK编码)。",
     "consent_missing": (
         "缺少骑手单独同意向工会提供个人信息的凭证(consent_ref 和 consented_at)。"
@@ -144,6 +150,53 @@ def gig_pool_for_city(*, city_code: str) -> int | None:
         if org_id is not None:
             return org_id
     return None
+
+
+class MalformedRecord(list):
+    """A CSV record that is not well-formed CSV (a quote left open to the end of
+    the file, text after a closing quote, a bare carriage return): it has no
+    fields and is staged as one malformed_row error, so the rows around it are
+    counted and numbered as usual."""
+
+
+def _record_values(record: str) -> list[str]:
+    try:
+        rows = list(csv.reader((record,), strict=True))
+    except csv.Error:
+        return MalformedRecord()
+    return rows[0] if len(rows) == 1 else MalformedRecord()
+
+
+def csv_records(text: str) -> Iterator[list[str]]:
+    """The data rows of a chunk of a batch file, one per record exactly as
+    services.actions.batches._scan_chunks counts them, so row numbers and
+    total_rows always agree: lines end at '\n'; a line with an odd number of
+    quotes opens a record that runs to the next such line; blank lines outside
+    quotes are skipped. A quote still open at the end of the text leaves the line
+    that opened it a MalformedRecord of its own, and the lines after it (which
+    then hold no odd quote count) are records as usual."""
+    if '"' not in text and text.count("\r") == text.count("\r\n"):
+        # No quotes and no bare CR: the csv module's records are the lines.
+        yield from (row for row in csv.reader(io.StringIO(text, newline="")) if row)
+        return
+    lines = text.split("\n")
+    count, i = len(lines), 0
+    while i < count:
+        line = lines[i]
+        if not line.count('"') % 2:
+            if line.strip("\r\n"):
+                yield _record_values(line + "\n")
+            i += 1
+            continue
+        end = i + 1
+        while end < count and not lines[end].count('"') % 2:
+            end += 1
+        if end == count:
+            yield MalformedRecord()
+            i += 1
+            continue
+        yield _record_values("\n".join(lines[i : end + 1]) + "\n")
+        i = end + 1
 
 
 class RowError(Exception):
@@ -217,6 +270,8 @@ def stage_row(
 ) -> tuple:
     """Validate one row and return its staging tuple (STAGE_COLUMNS order)."""
     try:
+        if isinstance(values, MalformedRecord):
+            raise RowError("malformed_row", "", MSG["malformed_quotes"])
         if len(values) != len(CSV_COLUMNS):
             raise RowError("malformed_row", "")
         if any("\ufffd" in v for v in values):

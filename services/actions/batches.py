@@ -20,7 +20,6 @@ is exact whatever the apply order.
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import logging
@@ -44,6 +43,7 @@ from services.actions.batch_rows import (
     STAGE_COLUMNS,
     RowContext,
     copy_lines,
+    csv_records,
     stage_rows,
 )
 from services.models import (
@@ -155,8 +155,10 @@ def _scan_chunks(
     path: Path, *, chunk_rows: int, parallel: int = 1
 ) -> tuple[list[tuple], int]:
     """Byte ranges of at most `chunk_rows` records each, after the header line. A
-    record ends at a newline outside quotes; '"' and '\\n' never occur inside a
-    GBK or UTF-8 multi-byte character, so scanning bytes is safe.
+    record ends at a newline outside quotes (a quote never closed is the one
+    exception, below); '"' and '\\n' never occur inside a GBK or UTF-8 multi-byte
+    character, so scanning bytes is safe. batch_rows.csv_records splits a
+    chunk's text into the same records.
 
     With `parallel` > 1 (the bulk workers applying chunks side by side) the
     number of chunks is a multiple of it and their sizes differ by at most one
@@ -169,15 +171,30 @@ def _scan_chunks(
         header = fh.readline()
         offset = len(header)
         open_quote = False
+        opened_at = 0  # end of the line whose quote is open
+        pending = array("q")  # ends of the non-blank lines after it
         for line in fh:
             offset += len(line)
-            if line.count(b'"') % 2:
-                open_quote = not open_quote
+            odd = line.count(b'"') % 2
             if open_quote:
+                if odd:
+                    open_quote = False
+                    ends.append(offset)
+                elif line.strip(b"\r\n"):
+                    pending.append(offset)
                 continue
-            if not line.strip(b"\r\n"):
+            if odd:
+                open_quote, opened_at, pending = True, offset, array("q")
                 continue
-            ends.append(offset)
+            if line.strip(b"\r\n"):
+                ends.append(offset)
+        if open_quote:
+            # Never closed: no later line has an odd quote count, so read as CSV
+            # the quote would swallow the rest of the file into one field. The
+            # line that opened it is a record of its own (malformed_row, see
+            # batch_rows.csv_records) and every later line a record as usual.
+            ends.append(opened_at)
+            ends.extend(pending)
     total = len(ends)
     if not total:
         return [], 0
@@ -270,7 +287,7 @@ def _read_chunk_rows(batch: EnrollmentBatch, chunk: EnrollmentBatchChunk):
         raw = fh.read(chunk.end_offset - chunk.start_offset)
     text = raw.decode(batch.file_encoding or "utf-8", errors="replace")
     del raw
-    return (row for row in csv.reader(io.StringIO(text, newline="")) if row)
+    return csv_records(text)
 
 
 def _chunk_session(cursor) -> None:

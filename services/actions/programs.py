@@ -49,12 +49,14 @@ from services.selectors.eligibility import (
     programs_with_rules,
 )
 
-ENROLL_ANONYMOUS = "该计划为无记名保障:符合条件即受保障,无需报名。"
-ENROLL_NOT_ELIGIBLE = "暂不符合参加条件:{reasons}"
 # gettext_noop: plain str here; the worker view translates it on display.
+ENROLL_ANONYMOUS = gettext_noop("该计划为无记名保障:符合条件即受保障,无需报名。")
+ENROLL_NOT_ELIGIBLE = "暂不符合参加条件:{reasons}"  # the view shows exc.extra
 WITHDRAW_NOT_ACTIVE = gettext_noop("只有保障中的参保记录可以退出。")
-REASON_PERIOD_OVER = "保障期已结束"
-REASON_WITHDRAWN = "本人申请退出"
+# Stored status reasons (Chinese data) that 我的保障 shows through reason_display().
+REASON_PERIOD_OVER = gettext_noop("保障期已结束")
+REASON_WITHDRAWN = gettext_noop("本人申请退出")
+# Event reasons for the admin's history only.
 REASON_RENEWED = "仍符合条件,自动续保"
 REASON_ENROLLED = "本人报名参加"
 

@@ -81,7 +81,7 @@ class OrgSubtreeFilter(admin.SimpleListFilter):
     parameter_name = "org"
 
     def lookups(self, request, model_admin):
-        orgs = UnionOrg.objects.order_by("path")
+        orgs = UnionOrg.objects.all()  # default order: by region, parent first
         if not request.user.is_superuser:
             org = getattr(request.user, "org", None)
             if org is None:

@@ -4,12 +4,15 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Occupation
+from portal.forms import with_blank_choice
 
 
 class SelfTestForm(forms.Form):
     """ "我能参加吗?" for someone not logged in: only what the rules look at."""
 
-    occupation = forms.ChoiceField(label=_("你的职业"), choices=Occupation.choices)
+    occupation = forms.ChoiceField(
+        label=_("你的职业"), choices=with_blank_choice(Occupation.choices)
+    )
     age = forms.IntegerField(
         label=_("年龄(周岁)"),
         min_value=14,

@@ -74,8 +74,8 @@ class Program(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(90)],
         help_text="保障期结束前多少天起为仍符合条件的人自动续保(配置值,默认30天)。",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
 
     class Meta:
         verbose_name = "保障计划"
@@ -126,7 +126,10 @@ class BenefitItem(models.Model):
     limited by yearly_cap per member."""
 
     program = models.ForeignKey(
-        Program, on_delete=models.CASCADE, related_name="benefit_items"
+        Program,
+        verbose_name="保障计划",
+        on_delete=models.CASCADE,
+        related_name="benefit_items",
     )
     name = models.CharField("保障项目", max_length=100)
     kind = models.CharField("给付方式", max_length=10, choices=BenefitKind.choices)
@@ -319,12 +322,16 @@ class Enrollment(models.Model):
     # constraint leads with it. Fewer indexes = cheaper nightly bulk updates.
     member = models.ForeignKey(
         "members.Member",
+        verbose_name="会员",
         on_delete=models.CASCADE,
         related_name="enrollments",
         db_index=False,
     )
     program = models.ForeignKey(
-        Program, on_delete=models.PROTECT, related_name="enrollments"
+        Program,
+        verbose_name="保障计划",
+        on_delete=models.PROTECT,
+        related_name="enrollments",
     )
     period_start = models.DateField("保障开始")
     period_end = models.DateField("保障结束")
@@ -386,7 +393,10 @@ class EnrollmentEvent(models.Model):
     """
 
     enrollment = models.ForeignKey(
-        Enrollment, on_delete=models.CASCADE, related_name="events"
+        Enrollment,
+        verbose_name="参保记录",
+        on_delete=models.CASCADE,
+        related_name="events",
     )
     from_status = models.CharField(
         "原状态", max_length=10, choices=EnrollmentStatus.choices, blank=True

@@ -290,7 +290,9 @@ class StationHours(models.Model):
     starts). A weekday with no rows is a closed day; several rows are allowed
     (a lunch break)."""
 
-    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="hours")
+    station = models.ForeignKey(
+        Station, verbose_name="驿站", on_delete=models.CASCADE, related_name="hours"
+    )
     weekday = models.PositiveSmallIntegerField("星期", choices=Weekday.choices)
     opens = models.TimeField("开门")
     closes = models.TimeField("关门", help_text="早于开门时间表示次日关门。")
@@ -331,7 +333,7 @@ class StationHoliday(models.Model):
     (which may again run past midnight)."""
 
     station = models.ForeignKey(
-        Station, on_delete=models.CASCADE, related_name="holidays"
+        Station, verbose_name="驿站", on_delete=models.CASCADE, related_name="holidays"
     )
     date = models.DateField("日期")
     is_closed = models.BooleanField("当天关闭", default=True)
@@ -371,14 +373,14 @@ class StationPhoto(models.Model):
     """Uploaded by staff in the admin, re-encoded to JPEG without EXIF/GPS, kept in
     private storage and served by services:station_photo."""
 
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    uuid = models.UUIDField("文件编号", default=uuid.uuid4, unique=True, editable=False)
     station = models.ForeignKey(
-        Station, on_delete=models.CASCADE, related_name="photos"
+        Station, verbose_name="驿站", on_delete=models.CASCADE, related_name="photos"
     )
     image = models.FileField("照片", upload_to=_photo_path, max_length=200)
     caption = models.CharField("说明", max_length=100, blank=True)
     position = models.PositiveSmallIntegerField("排序", default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
 
     class Meta:
         verbose_name = "驿站照片"
@@ -406,7 +408,10 @@ class ProblemReport(models.Model):
     encrypted at rest and shown masked."""
 
     station = models.ForeignKey(
-        Station, on_delete=models.CASCADE, related_name="problem_reports"
+        Station,
+        verbose_name="驿站",
+        on_delete=models.CASCADE,
+        related_name="problem_reports",
     )
     kind = models.CharField("问题类型", max_length=20, choices=ProblemKind.choices)
     text = models.TextField(

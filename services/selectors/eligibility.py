@@ -15,22 +15,27 @@ test (tests/services/test_eligibility_agreement.py) proves both paths agree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext, gettext_noop
 
 from members.models import Member, MemberStatus, PlatformRider
 from services.models import EligibilityRule, Program, RuleKind, add_months
 
-REASON_NOT_RUNNING = "本计划当前不在实施期内"
-REASON_OCCUPATION = "职业不在本计划覆盖范围"
-REASON_AGE = "年龄不在{low}–{high}岁之间"
-REASON_TENURE = "在平台工作未满{months}个月"
-REASON_OFFBOARDED = "没有在平台工作的记录或已离开平台"
-REASON_MEMBERSHIP = "还不是工会会员(需先入会)"
-REASON_REGION = "常住地不在本计划覆盖地区"
+# Reasons are data in Chinese: stored on enrollments and their events, produced
+# by the SQL paths too, sent to platforms. gettext_noop only marks them for the
+# catalog; reason_display() shows one in the reader's language.
+REASON_NOT_RUNNING = gettext_noop("本计划当前不在实施期内")
+REASON_OCCUPATION = gettext_noop("职业不在本计划覆盖范围")
+REASON_AGE = gettext_noop("年龄不在%(low)s–%(high)s岁之间")
+REASON_TENURE = gettext_noop("在平台工作未满%(months)s个月")
+REASON_OFFBOARDED = gettext_noop("没有在平台工作的记录或已离开平台")
+REASON_MEMBERSHIP = gettext_noop("还不是工会会员(需先入会)")
+REASON_REGION = gettext_noop("常住地不在本计划覆盖地区")
 
 # Fixed evaluation order, so one person's reasons always read the same way.
 KIND_ORDER = [
@@ -43,13 +48,39 @@ KIND_ORDER = [
 ]
 
 UNVERIFIED_LABELS = {
-    RuleKind.REGION_PREFIX: "常住地区",
-    RuleKind.OCCUPATION_IN: "职业",
-    RuleKind.AGE_BETWEEN: "年龄",
-    RuleKind.MEMBERSHIP_REQUIRED: "会员身份",
-    RuleKind.NOT_OFFBOARDED: "平台在职情况",
-    RuleKind.MIN_TENURE_MONTHS: "在平台工作时间",
+    RuleKind.REGION_PREFIX: gettext_noop("常住地区"),
+    RuleKind.OCCUPATION_IN: gettext_noop("职业"),
+    RuleKind.AGE_BETWEEN: gettext_noop("年龄"),
+    RuleKind.MEMBERSHIP_REQUIRED: gettext_noop("会员身份"),
+    RuleKind.NOT_OFFBOARDED: gettext_noop("平台在职情况"),
+    RuleKind.MIN_TENURE_MONTHS: gettext_noop("在平台工作时间"),
 }
+
+
+def _reason_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"%\((\w+)\)s", template)
+    return re.compile(
+        "".join(
+            f"(?P<{part}>\\d+)" if i % 2 else re.escape(part)
+            for i, part in enumerate(parts)
+        )
+    )
+
+
+_PARAMETRISED_REASONS = [(_reason_pattern(t), t) for t in (REASON_AGE, REASON_TENURE)]
+
+
+def reason_display(reason: str) -> str:
+    """A stored reason (one of the REASON_* texts above, or any other marked
+    text) in the active language; text the catalog does not know is shown as
+    it is."""
+    if not reason:
+        return reason  # gettext("") would return the catalog's header
+    for pattern, template in _PARAMETRISED_REASONS:
+        match = pattern.fullmatch(reason)
+        if match:
+            return gettext(template) % match.groupdict()
+    return gettext(reason)
 
 
 @dataclass(frozen=True)
@@ -122,9 +153,9 @@ def reason_for(rule: EligibilityRule) -> str:
     if rule.kind == RuleKind.OCCUPATION_IN:
         return REASON_OCCUPATION
     if rule.kind == RuleKind.AGE_BETWEEN:
-        return REASON_AGE.format(low=rule.min_value, high=rule.max_value)
+        return REASON_AGE % {"low": rule.min_value, "high": rule.max_value}
     if rule.kind == RuleKind.MIN_TENURE_MONTHS:
-        return REASON_TENURE.format(months=rule.min_value)
+        return REASON_TENURE % {"months": rule.min_value}
     if rule.kind == RuleKind.NOT_OFFBOARDED:
         return REASON_OFFBOARDED
     if rule.kind == RuleKind.MEMBERSHIP_REQUIRED:
@@ -208,7 +239,8 @@ def eligibility_unverified(
 
 
 def rules_described(*, program: Program, on: date) -> list[str]:
-    """Who qualifies, in plain Chinese, for the program detail page."""
+    """Who qualifies, in plain words of the active language, for the program
+    detail page."""
     lines: list[str] = []
     for rule in rules_on(program=program, on=on):
         lines.append(describe_rule(rule))
@@ -222,17 +254,24 @@ def describe_rule(rule: EligibilityRule) -> str:
         names = [
             str(Occupation(o).label) for o in rule.occupations if o in Occupation.values
         ]
-        return "职业为:" + "、".join(names)
+        return gettext("职业为:%(names)s") % {"names": gettext("、").join(names)}
     if rule.kind == RuleKind.AGE_BETWEEN:
-        return f"年龄在{rule.min_value}–{rule.max_value}周岁之间"
+        return gettext("年龄在%(low)s–%(high)s周岁之间") % {
+            "low": rule.min_value,
+            "high": rule.max_value,
+        }
     if rule.kind == RuleKind.MIN_TENURE_MONTHS:
-        return f"在平台工作满{rule.min_value}个月,且目前仍在平台工作"
+        return gettext("在平台工作满%(months)s个月,且目前仍在平台工作") % {
+            "months": rule.min_value
+        }
     if rule.kind == RuleKind.NOT_OFFBOARDED:
-        return "目前仍在平台工作"
+        return gettext("目前仍在平台工作")
     if rule.kind == RuleKind.MEMBERSHIP_REQUIRED:
-        return "已加入工会"
+        return gettext("已加入工会")
     prefix = rule.region_prefix
-    return "在深圳市工作生活" if prefix == "4403" else f"常住地区划代码以{prefix}开头"
+    if prefix == "4403":
+        return gettext("在深圳市工作生活")
+    return gettext("常住地区划代码以%(prefix)s开头") % {"prefix": prefix}
 
 
 # --- path (b): set-based SQL ---------------------------------------------------------
@@ -422,6 +461,7 @@ __all__ = [
     "program_failures_sql",
     "program_reasons_expression",
     "programs_check",
+    "reason_display",
     "rules_described",
     "rules_on",
 ]

@@ -1,10 +1,13 @@
-"""Display helpers for protection programs: amounts as ¥30,000.00."""
+"""Display helpers for protection programs: amounts as ¥30,000.00, stored
+reasons in the reader's language."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
 from django import template
+
+from services.selectors.eligibility import REASON_SEPARATOR, reason_display
 
 register = template.Library()
 
@@ -16,3 +19,12 @@ def yuan(value) -> str:
     except (InvalidOperation, TypeError, ValueError):
         return ""
     return f"¥{amount:,.2f}"
+
+
+@register.filter
+def reason_text(value: str) -> str:
+    """An eligibility reason, an unverified-condition label or a stored status
+    reason (several joined by ";") in the active language."""
+    if not value:
+        return ""
+    return "; ".join(map(reason_display, value.split(REASON_SEPARATOR)))

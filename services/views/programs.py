@@ -25,6 +25,7 @@ from services.selectors.eligibility import (
     PlatformTenure,
     eligibility_reasons,
     programs_check,
+    reason_display,
     rules_described,
 )
 from services.selectors.programs import (
@@ -121,7 +122,12 @@ def program_enroll(request: HttpRequest, code: str) -> HttpResponse:
             member=member, program=program, on=timezone.localdate(), actor=request.user
         )
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        if exc.code == "not_eligible":
+            reasons = "; ".join(map(reason_display, exc.extra["reasons"]))
+            message = _("暂不符合参加条件:%(reasons)s") % {"reasons": reasons}
+        else:
+            message = _(exc.message)
+        messages.error(request, message)
         return redirect("services:program_detail", code=program.code)
     if created:
         messages.success(

@@ -12,8 +12,9 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
@@ -37,6 +38,22 @@ from services.selectors.stations import (
 )
 
 LIST_LIMIT = 20
+
+
+def _list_query(request: HttpRequest) -> str:
+    """The list's search (position, district, radius, filters) as a query string,
+    carried to the detail page and back, so "← 附近驿站" returns to the same
+    results. Only the search form's own parameters pass."""
+    query = QueryDict(mutable=True)
+    for name in StationSearchForm.base_fields:
+        values = request.GET.getlist(name)
+        if values:
+            query.setlist(name, values)
+    return query.urlencode()
+
+
+def _with_query(url: str, query: str) -> str:
+    return f"{url}?{query}" if query else url
 
 
 def _amenities(station) -> list[dict]:
@@ -111,12 +128,15 @@ def station_list(request: HttpRequest) -> HttpResponse:
                     "nav": _nav(s),
                 }
             )
+    list_query = _list_query(request)
+    for row in rows:
+        row["url"] = _with_query(row["station"].get_absolute_url(), list_query)
     map_data = [
         {
             "name": r["station"].name,
             "lat": float(r["station"].latitude),
             "lng": float(r["station"].longitude),
-            "url": r["station"].get_absolute_url(),
+            "url": r["url"],
             "status": r["status"],
         }
         for r in rows
@@ -164,6 +184,7 @@ def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
     station = station_get_public(station_id=station_id)
     if station is None:
         raise Http404
+    list_query = _list_query(request)
     status = 200
     if request.method == "POST":
         form = ProblemReportForm(request.POST)
@@ -179,7 +200,12 @@ def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
                     status = 400
                 else:
                     messages.success(request, _("谢谢!问题已转给运营驿站的工会处理。"))
-                    return redirect(station.get_absolute_url() + "#report")
+                    # The thanks is in the messages at the top of the page: land
+                    # there, not back at the (now empty) form at the bottom.
+                    return redirect(
+                        _with_query(station.get_absolute_url(), list_query)
+                        + "#messages"
+                    )
         else:
             status = 400
     else:
@@ -201,6 +227,8 @@ def station_detail(request: HttpRequest, station_id: int) -> HttpResponse:
         "nav": _nav(station),
         "photos": list(station.photos.all()),
         "form": form,
+        "here": _with_query(station.get_absolute_url(), list_query),
+        "back": _with_query(reverse("services:stations"), list_query),
     }
     return render(request, "services/stations/detail.html", context, status=status)
 

@@ -4,8 +4,10 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from members.actions import accounts as a
 from members.models import AuditLog, OneTimeCode, User
@@ -247,3 +249,49 @@ def test_login_locks_per_account_and_ip_after_five_failures(client):
         REMOTE_ADDR="10.0.0.2",
     )
     assert other_ip.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("zh-hans", "密码太短,至少需要 12 个字符。"),
+        ("en", "This password is too short. It must contain at least 12 characters."),
+    ],
+)
+def test_register_tells_a_short_password_in_the_workers_language(
+    client, sms_outbox, language, message
+):
+    url = reverse("members:register")
+    client.post(url, {"phone": PHONE, "action": "send_code"})
+
+    response = client.post(
+        url,
+        {
+            "phone": PHONE,
+            "code": _code(sms_outbox),
+            "password1": "送外卖1",
+            "password2": "送外卖1",
+            "action": "register",
+        },
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["password1"] == [message]
+    assert not User.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["短1", "12345678901234", "password1234", "gonghui12345", "13612345678a"],
+)
+def test_every_password_rule_speaks_chinese_and_english(password):
+    user = User(username=PHONE)
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as zh:
+        validate_password(password, user)
+    with translation.override("en"), pytest.raises(ValidationError) as en:
+        validate_password(password, user)
+
+    assert all(re.search(r"[\u4e00-\u9fff]", m) for m in zh.value.messages)
+    assert not any(re.search(r"[a-zA-Z]{4}", m) for m in zh.value.messages)
+    assert not any(re.search(r"[\u4e00-\u9fff]", m) for m in en.value.messages)

@@ -2,6 +2,7 @@
 A worker reaches only their own things (security.md AC2, PI9)."""
 
 import json
+from datetime import datetime
 
 import pytest
 from django.urls import reverse
@@ -80,6 +81,66 @@ def test_join_form_without_consent_is_refused(client, sz):
     ]
     assert not MembershipApplication.objects.exists()
     assert not ConsentRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("hukou", "expected"), [("", "440305"), ("  ", "440305"), ("440304", "440304")]
+)
+def test_join_form_hukou_defaults_to_the_id_numbers_region(client, sz, hukou, expected):
+    client.force_login(make_verified_user())
+
+    response = client.post(reverse("members:join"), _join_data(hukou_county=hukou))
+
+    assert response.status_code == 302
+    assert MembershipApplication.objects.get().hukou_county == expected
+
+
+@pytest.mark.parametrize("hukou", ["44030", "4403x5"])
+def test_join_form_hukou_when_given_is_still_checked(client, sz, hukou):
+    client.force_login(make_verified_user())
+
+    response = client.post(reverse("members:join"), _join_data(hukou_county=hukou))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["hukou_county"]
+    assert not MembershipApplication.objects.exists()
+
+
+def test_join_form_with_a_bad_id_and_no_hukou_reports_only_the_id(client, sz):
+    client.force_login(make_verified_user())
+
+    response = client.post(
+        reverse("members:join"), _join_data(id_number="123", hukou_county="")
+    )
+
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"id_number"}
+
+
+def test_join_form_selects_start_on_an_empty_choice(client, sz):
+    client.force_login(make_verified_user())
+
+    page = client.get(reverse("members:join")).content.decode()
+
+    # no select puts its first real option into the answer unasked
+    for name in ("occupation", "employment_category", "residence_county"):
+        select = page.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
+        first = select.split("<option", 2)[1]
+        assert first.startswith(' value="" selected>请选择</option>'), (name, first)
+        assert "required" in select.split(">", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "field", ["occupation", "employment_category", "residence_county"]
+)
+def test_join_form_left_on_the_empty_choice_is_required(client, sz, field):
+    client.force_login(make_verified_user())
+
+    response = client.post(reverse("members:join"), _join_data(**{field: ""}))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == ["该字段是必填项。"]
+    assert not MembershipApplication.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -163,6 +224,28 @@ def test_export_holds_own_data_and_nothing_of_others(client, worker_a, worker_b)
     assert AuditLog.objects.filter(
         action="personal_data_export", actor=worker_a
     ).exists()
+
+
+def test_export_gives_times_in_beijing_time(client, worker_a):
+    client.force_login(worker_a)
+    step_up(client)
+
+    data = json.loads(client.post(reverse("members:export")).content)
+
+    application = MembershipApplication.objects.get(user=worker_a)
+    times = [
+        data["exported_at"],
+        data["account"]["date_joined"],
+        data["account"]["phone_verified_at"],
+        data["consents"][0]["granted_at"],
+        data["applications"][0]["submitted_at"],
+        data["applications"][0]["decided_at"],
+        *(e["time"] for e in data["membership_history"]),
+    ]
+    assert all(t.endswith("+08:00") for t in times), times
+    submitted = datetime.fromisoformat(data["applications"][0]["submitted_at"])
+    assert submitted == application.submitted_at  # the same instant
+    assert data["member"]["birth_date"] == "1990-03-07"  # dates stay dates
 
 
 def test_export_get_shows_the_download_button_and_downloads_nothing(client, worker_a):
@@ -254,3 +337,36 @@ def test_refusing_a_request_needs_a_reason(client, worker_a, rv_nanshan, rv_futi
     request.refresh_from_db()
     assert request.status == "refused"
     assert request.response == "会籍档案依法保存"
+
+
+def test_data_request_kind_has_no_default_and_is_required(client, worker_a):
+    client.force_login(worker_a)
+    step_up(client)
+
+    page = client.get(reverse("members:data_request")).content.decode()
+    select = page.split('name="kind"', 1)[1].split("</select>", 1)[0]
+    refused = client.post(reverse("members:data_request"), {"kind": "", "note": ""})
+
+    assert select.split("<option", 2)[1].startswith(' value="" selected>请选择<')
+    assert refused.status_code == 302
+    assert not DataRequest.objects.exists()
+
+
+def test_join_form_lists_unions_by_region_not_by_id(client, sz):
+    client.force_login(make_verified_user())
+
+    form = client.get(reverse("members:join")).context["form"]
+
+    names = [label for value, label in form.fields["org"].choices if value]
+    assert names == [
+        "深圳市新业态劳动者联合工会",
+        "罗湖区新业态联合工会",
+        "福田区新业态联合工会",
+        "南山区新业态联合工会",
+        "宝安区新业态联合工会",
+        "龙岗区新业态联合工会",
+        "盐田区新业态联合工会",
+        "龙华区新业态联合工会",
+        "坪山区新业态联合工会",
+        "光明区新业态联合工会",
+    ]

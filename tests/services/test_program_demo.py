@@ -1,6 +1,9 @@
 import io
+import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from members.models import Member
 from services.demo import seed
@@ -40,3 +43,17 @@ def test_demo_seeds_covered_refused_and_eligible_workers_twice():
         )
         == []
     )
+
+
+def test_api_doc_examples_use_a_program_the_demo_creates():
+    # given: the demo data a new user gets from `make run`
+    seed(stdout=io.StringIO())
+    doc = (Path(settings.BASE_DIR) / "docs" / "api.md").read_text(encoding="utf-8")
+
+    # when: the program codes the examples send or show are collected
+    codes = set(re.findall(r"program=([\w-]+)", doc))
+    codes |= set(re.findall(r'"program":\s*"([^"]+)"', doc))
+
+    # then: there are examples, and each names a program that exists
+    assert codes
+    assert codes <= set(Program.objects.values_list("code", flat=True))

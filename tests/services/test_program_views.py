@@ -92,6 +92,15 @@ def test_self_test_rejects_bad_input_with_a_form_error(client, programs, query):
     assert "<script>" not in body
 
 
+def test_self_test_occupation_starts_empty_and_is_required(client, programs):
+    page = client.get(reverse("services:program_check")).content.decode()
+    answer = client.get(reverse("services:program_check"), {"age": "30"})
+
+    select = page.split('name="occupation"', 1)[1].split("</select>", 1)[0]
+    assert select.split("<option", 2)[1].startswith(' value="" selected>请选择<')
+    assert answer.context["form"].errors["occupation"] == ["该字段是必填项。"]
+
+
 def test_logged_in_member_is_checked_with_their_own_data(client, programs):
     logged_in(client, occupation=Occupation.DOMESTIC, born=date(1961, 3, 2))
 
@@ -161,3 +170,93 @@ def test_home_links_to_programs(client, programs):
     body = client.get("/").content.decode()
 
     assert f'href="{reverse("services:programs")}"' in body
+
+
+# --- the worker's language (reasons are stored in Chinese, shown translated) ---
+
+
+def test_self_test_reasons_and_open_checks_follow_the_language(client, programs):
+    query = {"occupation": "domestic", "age": "65", "tenure_months": "1"}
+    url = reverse("services:program_check")
+
+    english = client.get(url, query, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    chinese = client.get(url, query, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    to_verify = client.get(
+        url, {"occupation": "domestic", "age": "30"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    assert "<li>Your age is not between 18 and 60</li>" in english
+    assert "<li>Your occupation is not covered by this plan</li>" in english
+    assert "年龄不在" not in english and "职业不在" not in english
+    assert "<li>年龄不在18–60岁之间</li>" in chinese
+    assert "Place of residence" in to_verify.content.decode()
+
+
+def test_detail_rules_and_refusal_in_english(client, programs):
+    logged_in(client, occupation=Occupation.DOMESTIC, born=date(1961, 3, 2))
+
+    detail = client.get(
+        reverse("services:program_detail", args=["e_road"]), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    refused = client.post(
+        reverse("services:program_enroll", args=["domestic"]),
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).content.decode()
+
+    assert "Occupation: Courier, Food delivery rider" in detail
+    assert "Have worked on a platform for at least 3 months and still do" in detail
+    assert "Live and work in Shenzhen" in detail
+    assert "You can’t join yet: Your age is not between 18 and 60" in refused
+
+
+def test_my_coverage_shows_a_stored_lapse_reason_in_english(client, programs):
+    member = logged_in(client, occupation=Occupation.DOMESTIC)
+    Enrollment.objects.create(
+        member=member,
+        program=programs["domestic"],
+        period_start=date(2026, 1, 1),
+        period_end=date(2026, 12, 31),
+        status="lapsed",
+        status_reason="年龄不在18–60岁之间;在平台工作未满3个月",
+    )
+
+    body = client.get(
+        reverse("services:my_coverage"), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+
+    assert (
+        "Your age is not between 18 and 60; "
+        "You have worked on a platform for less than 3 months"
+    ) in body
+
+
+def test_every_reason_has_an_english_text():
+    from django.utils import translation
+
+    from services.actions import programs as program_actions
+    from services.selectors import eligibility
+    from services.selectors.eligibility import reason_display
+
+    reasons = [
+        eligibility.REASON_NOT_RUNNING,
+        eligibility.REASON_OCCUPATION,
+        eligibility.REASON_AGE % {"low": 18, "high": 60},
+        eligibility.REASON_TENURE % {"months": 3},
+        eligibility.REASON_OFFBOARDED,
+        eligibility.REASON_MEMBERSHIP,
+        eligibility.REASON_REGION,
+        *eligibility.UNVERIFIED_LABELS.values(),
+        program_actions.REASON_PERIOD_OVER,
+        program_actions.REASON_WITHDRAWN,
+    ]
+    with translation.override("en"):
+        english = [reason_display(r) for r in reasons]
+        assert reason_display("") == ""
+        assert reason_display("别的原因") == "别的原因"
+    with translation.override("zh-hans"):
+        assert [reason_display(r) for r in reasons] == reasons
+
+    assert not [
+        text for text in english if any("\u4e00" <= c <= "\u9fff" for c in text)
+    ]

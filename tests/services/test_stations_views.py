@@ -155,6 +155,12 @@ def test_report_a_problem_lands_as_an_open_report():
     )
 
     assert response.status_code == 302
+    assert response["Location"] == station.get_absolute_url() + "#messages"
+    landing = client.get(response["Location"]).content.decode()
+    assert (
+        '<ul class="messages" id="messages" role="status" tabindex="-1">'
+        '<li class="success">谢谢!问题已转给运营驿站的工会处理。</li>'
+    ) in landing
     report = ProblemReport.objects.get()
     assert (report.station, report.kind, report.status) == (
         station,
@@ -266,3 +272,47 @@ def test_the_action_guards_its_input_for_any_caller(kwargs):
     with pytest.raises(ValidationError):
         problem_report_submit(station=station, **kwargs)
     assert ProblemReport.objects.count() == 0
+
+
+def test_detail_back_link_returns_to_the_same_search(client):
+    # given: a search by district with filters (and a parameter the list ignores)
+    centre = DISTRICTS_BY_CODE["440305"]
+    station = make_station(
+        name="南山近站", lat=centre.lat, lng=centre.lng, has_water=True, has_aed=True
+    )
+    search = {"district": "440305", "radius": "10", "amenity": ["water", "aed"]}
+    search_query = "district=440305&radius=10&amenity=water&amenity=aed"
+    listing = client.get(LIST, {**search, "utm": "x"})
+
+    # when: the worker opens the station from the list
+    link = listing.context["rows"][0]["url"]
+    detail = client.get(link)
+
+    # then: the detail page leads back to the same results
+    assert link == f"{station.get_absolute_url()}?{search_query}"
+    assert listing.context["map_data"][0]["url"] == link
+    assert detail.context["back"] == f"{LIST}?{search_query}"
+    body = detail.content.decode()
+    assert f'href="{LIST}?{search_query.replace("&", "&amp;")}"' in body
+    back = client.get(detail.context["back"])
+    assert [r["station"].pk for r in back.context["rows"]] == [station.pk]
+
+
+def test_detail_without_a_search_links_back_to_the_plain_list(client):
+    station = make_station()
+
+    detail = client.get(station.get_absolute_url())
+
+    assert detail.context["back"] == LIST
+
+
+def test_report_keeps_the_search_for_the_back_link(client):
+    station = make_station()
+    here = f"{station.get_absolute_url()}?district=440305"
+
+    response = client.post(here, {"kind": "supplies_missing"})
+
+    assert response["Location"] == f"{here}#messages"
+    assert client.get(response["Location"]).context["back"] == (
+        f"{LIST}?district=440305"
+    )

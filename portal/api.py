@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -19,12 +20,14 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.ValidationError(detail)
     if isinstance(exc, ConflictError):
         return Response(
-            {"detail": exc.message, "code": exc.code, **exc.extra},
+            # Action messages are gettext_noop constants: translated on display.
+            {"detail": gettext(exc.message), "code": exc.code, **exc.extra},
             status=status.HTTP_409_CONFLICT,
         )
     if isinstance(exc, ApplicationError):
         return Response(
-            {"detail": exc.message, "code": exc.code, **exc.extra},
+            # Action messages are gettext_noop constants: translated on display.
+            {"detail": gettext(exc.message), "code": exc.code, **exc.extra},
             status=status.HTTP_400_BAD_REQUEST,
         )
     return drf_exception_handler(exc, context)

@@ -35,6 +35,11 @@ REASON_AGE = gettext_noop("年龄不在%(low)s–%(high)s岁之间")
 REASON_TENURE = gettext_noop("在平台工作未满%(months)s个月")
 REASON_OFFBOARDED = gettext_noop("没有在平台工作的记录或已离开平台")
 REASON_MEMBERSHIP = gettext_noop("还不是工会会员(需先入会)")
+# A platform's submission is judged without the union's records (docs/api.md
+# "Privacy"): the refusal says what the program needs, nothing about the person.
+REASON_MEMBERSHIP_VIA_PLATFORM = gettext_noop(
+    "该计划仅限工会会员本人报名,平台不能代为报名。"
+)
 REASON_REGION = gettext_noop("常住地不在本计划覆盖地区")
 
 # Fixed evaluation order, so one person's reasons always read the same way.
@@ -335,7 +340,10 @@ def _failure_parts(
         parts.append((REASON_NOT_RUNNING, "1 = 1", []))
     for rule in rules_on(program=program, on=on):
         condition, condition_params = _sql_fails(rule, on, adapt, platform_id)
-        parts.append((reason_for(rule), condition, condition_params))
+        reason = reason_for(rule)
+        if platform_id is not None and rule.kind == RuleKind.MEMBERSHIP_REQUIRED:
+            reason = REASON_MEMBERSHIP_VIA_PLATFORM
+        parts.append((reason, condition, condition_params))
     return parts
 
 

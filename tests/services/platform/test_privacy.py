@@ -192,7 +192,14 @@ def test_membership_rule_does_not_tell_members_apart(beta, people, program):
     answers = answers_for_each_person(beta, people, joined=months_ago(12))
 
     assert answers["new"] == (
-        [("rejected", "not_eligible", "", "还不是工会会员(需先入会)")],
+        [
+            (
+                "rejected",
+                "not_eligible",
+                "",
+                "该计划仅限工会会员本人报名,平台不能代为报名。",
+            )
+        ],
         (0, 0, 1),
     )
     assert answers["member"] == answers["new"]

@@ -261,6 +261,7 @@ class DataRequestForm(forms.Form):
         self.fields["kind"].choices = [
             (DataRequestKind.DELETION, DataRequestKind.DELETION.label),
             (DataRequestKind.WITHDRAWAL, DataRequestKind.WITHDRAWAL.label),
+            (DataRequestKind.EXPLANATION, DataRequestKind.EXPLANATION.label),
         ]
 
 

@@ -20,17 +20,20 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext_noop
 
 from members.models import Member, MemberStatus, PlatformRider
 from services.models import EligibilityRule, Program, RuleKind, add_months
 
-REASON_NOT_RUNNING = "本计划当前不在实施期内"
-REASON_OCCUPATION = "职业不在本计划覆盖范围"
-REASON_AGE = "年龄不在{low}–{high}岁之间"
-REASON_TENURE = "在平台工作未满{months}个月"
-REASON_OFFBOARDED = "没有在平台工作的记录或已离开平台"
-REASON_MEMBERSHIP = "还不是工会会员(需先入会)"
-REASON_REGION = "常住地不在本计划覆盖地区"
+# Stored and compared in Chinese; gettext_noop marks them for translation on
+# display (services.templatetags.program_tags.reason_display).
+REASON_NOT_RUNNING = gettext_noop("本计划当前不在实施期内")
+REASON_OCCUPATION = gettext_noop("职业不在本计划覆盖范围")
+REASON_AGE = gettext_noop("年龄不在{low}–{high}岁之间")
+REASON_TENURE = gettext_noop("在平台工作未满{months}个月")
+REASON_OFFBOARDED = gettext_noop("没有在平台工作的记录或已离开平台")
+REASON_MEMBERSHIP = gettext_noop("还不是工会会员(需先入会)")
+REASON_REGION = gettext_noop("常住地不在本计划覆盖地区")
 
 # Fixed evaluation order, so one person's reasons always read the same way.
 KIND_ORDER = [

@@ -276,6 +276,24 @@ def test_coverage_continues_and_the_worker_can_still_withdraw(programs, nanshan)
 
 
 @pytest.mark.django_db
+def test_the_withdraw_page_accepts_an_enrollment_under_review(
+    client, programs, nanshan
+):
+    enrollment = under_review(programs, org=nanshan)
+    client.force_login(enrollment.member.user)
+    url = reverse("services:enrollment_withdraw", args=[enrollment.pk])
+
+    confirm = client.get(url)
+    done = client.post(url)
+
+    assert confirm.status_code == 200
+    assert "确认退出" in confirm.content.decode()
+    assert done.status_code == 302
+    enrollment.refresh_from_db()
+    assert enrollment.status == "withdrawn"
+
+
+@pytest.mark.django_db
 def test_enrolling_again_does_not_end_the_review(programs, nanshan):
     enrollment = under_review(programs, org=nanshan)
     member = enrollment.member
@@ -358,6 +376,20 @@ def test_reasons_display_translates_parametrised_reasons():
         assert reasons_display("工作人员手写的原因") == ["工作人员手写的原因"]
     with translation.override("zh-hans"):
         assert reasons_display("在平台工作未满3个月") == ["在平台工作未满3个月"]
+
+
+@pytest.mark.django_db
+def test_an_explanation_request_comes_back_to_its_kind_after_the_sms_step(
+    client, programs, nanshan
+):
+    enrollment = under_review(programs, org=nanshan)
+    client.force_login(enrollment.member.user)
+
+    response = client.post(reverse("members:data_request"), {"kind": "explanation"})
+
+    assert response.status_code == 302
+    assert "kind%3Dexplanation" in response["Location"]
+    assert not DataRequest.objects.exists()
 
 
 @pytest.mark.django_db

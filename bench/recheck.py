@@ -56,7 +56,8 @@ TRUNCATE services_enrollmentevent, services_enrollment, members_notification,
          members_platformrider, members_member CASCADE;
 DELETE FROM members_platform WHERE code = 'bench';
 INSERT INTO members_platform (code, name, credit_code, occupations, is_active,
-    created_at) VALUES ('bench', '基准平台', '', '[]', true, now());
+    allowed_networks, created_at)
+    VALUES ('bench', '基准平台', '', '[]', true, '[]', now());
 
 -- Occupations cycle through all eight; ~2%% live outside Shenzhen; 10%% are
 -- applicants; birth dates spread over 1950-2009.
@@ -220,7 +221,7 @@ def run(args) -> None:
     projected = per_row * enrollments
     print(
         f"naive per-row loop: {args.sample:,} enrollments in {naive:.2f} s"
-        f" ({naive_lapsed:,} lapsed; {per_row * 1000:.2f} ms/row;"
+        f" ({naive_lapsed:,} under review; {per_row * 1000:.2f} ms/row;"
         f" projected {projected:,.0f} s for {enrollments:,})"
     )
 

@@ -56,7 +56,8 @@ TRUNCATE services_enrollmentevent, services_enrollment, members_notification,
          members_platformrider, members_member CASCADE;
 DELETE FROM members_platform WHERE code = 'bench';
 INSERT INTO members_platform (code, name, credit_code, occupations, is_active,
-    created_at) VALUES ('bench', '基准平台', '', '[]', true, now());
+    allowed_networks, created_at)
+    VALUES ('bench', '基准平台', '', '[]', true, '[]', now());
 
 -- Occupations cycle through all eight; ~2%% live outside Shenzhen; 10%% are
 -- applicants; birth dates spread over 1950-2009.
@@ -172,19 +173,19 @@ def naive_loop(sample: int) -> tuple[float, int]:
                 program=program, member=enrollment.member, on=ON
             )
             if reasons:
-                enrollment.status = "lapsed"
+                enrollment.status = "needs_review"
                 enrollment.status_reason = ";".join(reasons)
                 enrollment.save(update_fields=["status", "status_reason", "updated_at"])
                 EnrollmentEvent.objects.create(
                     enrollment=enrollment,
                     from_status="active",
-                    to_status="lapsed",
+                    to_status="needs_review",
                     reason=enrollment.status_reason,
                     source="nightly",
                 )
                 notification_enqueue(
-                    template_code="programs.enrollment_lapsed",
-                    dedupe_key=f"naive-lapsed:{enrollment.pk}",
+                    template_code="programs.enrollment_under_review",
+                    dedupe_key=f"naive-review:{enrollment.pk}",
                     member=enrollment.member,
                     params={"enrollment_id": enrollment.pk},
                 )
@@ -220,7 +221,7 @@ def run(args) -> None:
     projected = per_row * enrollments
     print(
         f"naive per-row loop: {args.sample:,} enrollments in {naive:.2f} s"
-        f" ({naive_lapsed:,} lapsed; {per_row * 1000:.2f} ms/row;"
+        f" ({naive_lapsed:,} under review; {per_row * 1000:.2f} ms/row;"
         f" projected {projected:,.0f} s for {enrollments:,})"
     )
 
@@ -229,14 +230,14 @@ def run(args) -> None:
     set_based = time.perf_counter() - started
     print(
         f"set-based re-check: {enrollments:,} enrollments in {set_based:.2f} s"
-        f" (ended {first.ended:,}, lapsed {first.lapsed:,},"
+        f" (ended {first.ended:,}, under review {first.under_review:,},"
         f" notices {first.notices:,})"
     )
     started = time.perf_counter()
     second = programs_recheck(on=ON)
     again = time.perf_counter() - started
     print(
-        f"second run (idempotent): {again:.2f} s, lapsed {second.lapsed:,},"
+        f"second run (idempotent): {again:.2f} s, under review {second.under_review:,},"
         f" notices {second.notices:,}"
     )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -779,7 +779,7 @@ class DataRequestAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     list_display = ("kind", "member", "org", "status", "created_at", "processed_at")
     list_filter = ("status", "kind", ("org", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("member", "org")
-    actions = ("mark_done", "refuse_selected")
+    actions = ("mark_done", "answer_selected", "refuse_selected")
     fields = (
         "kind",
         "member",
@@ -826,6 +826,23 @@ class DataRequestAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         self._process(
             request, queryset, status=DataRequestStatus.DONE, response="已办结"
         )
+
+    @admin.action(description="答复并办结(填写答复)", permissions=["change"])
+    def answer_selected(self, request: HttpRequest, queryset: QuerySet):
+        """Done with a written answer, e.g. the explanation of an automated
+        eligibility decision (kind `explanation`, PIPL art. 24)."""
+        step = _reason_step(
+            self,
+            request,
+            queryset,
+            action="answer_selected",
+            title="答复并办结",
+            label="答复(申请人可见)",
+        )
+        if not isinstance(step, str):
+            return step
+        self._process(request, queryset, status=DataRequestStatus.DONE, response=step)
+        return None
 
     @admin.action(description="不予办理(填写理由)", permissions=["change"])
     def refuse_selected(self, request: HttpRequest, queryset: QuerySet):

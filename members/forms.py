@@ -276,6 +276,7 @@ class DataRequestForm(forms.Form):
             [
                 (DataRequestKind.DELETION, DataRequestKind.DELETION.label),
                 (DataRequestKind.WITHDRAWAL, DataRequestKind.WITHDRAWAL.label),
+                (DataRequestKind.EXPLANATION, DataRequestKind.EXPLANATION.label),
             ]
         )
 

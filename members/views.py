@@ -333,7 +333,11 @@ def _data_request_resume(request: HttpRequest) -> str:
     """Back from the step-up page to the request form, the chosen kind kept."""
     url = reverse("members:data_request")
     kind = request.POST.get("kind")
-    if kind in (DataRequestKind.DELETION, DataRequestKind.WITHDRAWAL):
+    if kind in (
+        DataRequestKind.DELETION,
+        DataRequestKind.WITHDRAWAL,
+        DataRequestKind.EXPLANATION,
+    ):
         url = f"{url}?{urlencode({'kind': kind})}"
     return url
 

@@ -25,6 +25,27 @@ TEMPLATES = [
         title="已退出{program_name}",
         text="您已退出{program_name},保障随即结束。符合条件时可在门户重新报名。",
     ),
+    # PIPL art. 24: the nightly check's "no" only starts a staff review.
+    NoticeTemplate(
+        code="programs.enrollment_under_review",
+        title="保障计划待人工复核",
+        text="自动核查发现您可能不再符合保障计划的参加条件:{findings}。"
+        "工作人员将人工复核,复核期间保障继续有效。您可在门户“我的保障”查看,"
+        "并可要求说明自动判断的理由,或拨打12351咨询。",
+    ),
+    NoticeTemplate(
+        code="programs.enrollment_lapsed_reviewed",
+        title="{program_name}已失效",
+        text="经工作人员复核,您参加的{program_name}因不再符合参加条件已失效,"
+        "原因可在门户“我的保障”查看;如有疑问可拨打12351。",
+    ),
+    NoticeTemplate(
+        code="programs.enrollment_restored",
+        title="{program_name}保障已恢复",
+        text="经工作人员复核,您参加的{program_name}继续有效。",
+    ),
+    # No longer enqueued (the nightly check used to lapse directly); kept so
+    # notices already waiting in the outbox still render.
     NoticeTemplate(
         code="programs.enrollment_lapsed",
         title="保障计划已失效",

@@ -219,8 +219,9 @@ def personal_data_export(*, user: User) -> dict[str, Any]:
 
 @transaction.atomic
 def data_request_create(*, user: User, kind: str, note: str = "") -> DataRequest:
-    """A worker asks for deletion, a copy, or to leave the union. One open request
-    per kind (a partial unique constraint)."""
+    """A worker asks for deletion, a copy, an explanation of an automated
+    decision (PIPL art. 24), or to leave the union. One open request per kind
+    (a partial unique constraint)."""
     member = Member.objects.select_related("org").filter(user=user).first()
     application = application_get_for_user(user=user)
     org = member.org if member else (application.org if application else None)

@@ -246,6 +246,9 @@ class DataRequestKind(models.TextChoices):
     EXPORT = "export", _("复制我的个人信息")
     DELETION = "deletion", _("删除我的个人信息")
     WITHDRAWAL = "withdrawal", _("退会")
+    # PIPL art. 24: the worker asks why an automated check decided about them
+    # (services: the nightly eligibility re-check puts enrollments under review).
+    EXPLANATION = "explanation", _("要求说明自动判断的理由")
 
 
 class DataRequestStatus(models.TextChoices):

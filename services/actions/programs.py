@@ -35,6 +35,7 @@ from members.models import (
 )
 from portal.exceptions import ApplicationError
 from services.models import (
+    COVERING_STATUSES,
     Enrollment,
     EnrollmentEvent,
     EnrollmentEventSource,
@@ -53,16 +54,25 @@ from services.selectors.eligibility import (
 ENROLL_ANONYMOUS = gettext_noop("该计划为无记名保障:符合条件即受保障,无需报名。")
 ENROLL_NOT_ELIGIBLE = "暂不符合参加条件:{reasons}"  # the view shows exc.extra
 WITHDRAW_NOT_ACTIVE = gettext_noop("只有保障中的参保记录可以退出。")
+REVIEW_NOT_PENDING = "该参保记录已不在待人工复核状态,可能已由其他工作人员处理。"
+REVIEW_NOT_IN_SCOPE = "该参保记录不在你所在工会的管辖范围内。"
 # Stored status reasons (Chinese data) that 我的保障 shows through reason_display().
 REASON_PERIOD_OVER = gettext_noop("保障期已结束")
 REASON_WITHDRAWN = gettext_noop("本人申请退出")
-# Event reasons for the admin's history only.
+REASON_REVIEW_CONFIRMED = gettext_noop("经工作人员复核确认不再符合条件")
+REASON_REVIEW_RESTORED = gettext_noop("经工作人员复核恢复保障")
+# Event reasons for the admin's history only ("本人报名参加" is also the
+# enrollment-mode label, translated "Sign-up required": not marked here).
 REASON_RENEWED = "仍符合条件,自动续保"
 REASON_ENROLLED = "本人报名参加"
 
 # Template codes written to the outbox (members.models.Notification).
 TEMPLATE_ENROLLED = "programs.enrolled"
-TEMPLATE_LAPSED = "programs.enrollment_lapsed"
+# The nightly re-check never lapses anyone (PIPL art. 24): it puts enrollments
+# under review and tells the worker; only staff confirm a lapse.
+TEMPLATE_UNDER_REVIEW = "programs.enrollment_under_review"
+TEMPLATE_LAPSED = "programs.enrollment_lapsed_reviewed"
+TEMPLATE_RESTORED = "programs.enrollment_restored"
 TEMPLATE_WITHDRAWN = "programs.enrollment_withdrawn"
 TEMPLATE_ENDING = "programs.coverage_ending"
 REMINDER_OFFSETS = (30, 7)
@@ -163,11 +173,13 @@ def enrollment_create(
 
 
 def _enrollment_covering(*, member: Member, program: Program, on: date):
+    # An enrollment under review still covers: enrolling again returns it
+    # (created=False) instead of reactivating it, so only staff end a review.
     return (
         Enrollment.objects.filter(
             member=member,
             program=program,
-            status=EnrollmentStatus.ACTIVE,
+            status__in=COVERING_STATUSES,
             period_start__lte=on,
             period_end__gte=on,
         )
@@ -195,21 +207,28 @@ def _event(enrollment: Enrollment, previous: str, actor: User | None, source: st
 def enrollment_withdraw(
     *, member: Member, enrollment_id: int, actor: User | None = None
 ) -> Enrollment:
-    """The worker leaves a named program. Claimed by a conditional UPDATE, so a
-    double submit withdraws once and the second gets WITHDRAW_NOT_ACTIVE."""
-    claimed = Enrollment.objects.filter(
-        pk=enrollment_id, member=member, status=EnrollmentStatus.ACTIVE
-    ).update(
-        status=EnrollmentStatus.WITHDRAWN,
-        status_reason=REASON_WITHDRAWN,
-        updated_at=timezone.now(),
-    )
-    if claimed != 1:
+    """The worker leaves a named program, also while it is under review (the
+    worker may always leave). Claimed by a conditional UPDATE per covering
+    status, so a double submit withdraws once and the second gets
+    WITHDRAW_NOT_ACTIVE; the status that matched is the event's from_status."""
+    previous = None
+    for status in COVERING_STATUSES:
+        claimed = Enrollment.objects.filter(
+            pk=enrollment_id, member=member, status=status
+        ).update(
+            status=EnrollmentStatus.WITHDRAWN,
+            status_reason=REASON_WITHDRAWN,
+            updated_at=timezone.now(),
+        )
+        if claimed == 1:
+            previous = status
+            break
+    if previous is None:
         raise ApplicationError(WITHDRAW_NOT_ACTIVE, code="not_active")
     enrollment = Enrollment.objects.select_related("program").get(pk=enrollment_id)
     EnrollmentEvent.objects.create(
         enrollment=enrollment,
-        from_status=EnrollmentStatus.ACTIVE,
+        from_status=previous,
         to_status=EnrollmentStatus.WITHDRAWN,
         reason=REASON_WITHDRAWN,
         source=EnrollmentEventSource.WORKER,
@@ -220,7 +239,7 @@ def enrollment_withdraw(
         member=member,
         object_type="enrollment",
         object_id=enrollment.pk,
-        detail={"program": enrollment.program.code},
+        detail={"program": enrollment.program.code, "from_status": previous},
     )
     from members.actions.notifications import notification_enqueue
 
@@ -245,7 +264,7 @@ def enrollment_withdraw(
 @dataclass(frozen=True)
 class RecheckResult:
     ended: int
-    lapsed: int
+    under_review: int
     notices: int
 
 
@@ -314,31 +333,37 @@ NOTICE_COLUMNS = (
 def programs_recheck(*, on: date) -> RecheckResult:
     """Re-evaluate every active enrollment on `on`, set-based.
 
-    1. Enrollments whose period is over become `ended`.
-    2. Per program, enrollments of members failing any rule become `lapsed`
-       with their reasons (history rows first, tagged with this run's key).
+    1. Enrollments whose period is over (active or under review) become `ended`.
+    2. Per program, active enrollments of members failing any rule become
+       `needs_review` with their reasons (history rows first, tagged with this
+       run's key). PIPL art. 24: the automated "no" is never final; coverage
+       continues until staff confirm (`enrollment_review_confirm`) or restore
+       (`enrollment_review_restore`) it. Rows already under review are not
+       judged again.
     3. One outbox notice per affected member (dedupe key
-       `enrollment-lapsed:<lowest enrollment id lapsed in this run>`).
+       `enrollment-review:<lowest enrollment id in this run>:<on>`), saying what
+       the check found and that the worker may ask for an explanation.
     A second run finds no active ineligible enrollment and changes nothing.
     """
     _lock()
     run_key = uuid4().hex
     now = timezone.now()
     active = EnrollmentStatus.ACTIVE.value
+    review = EnrollmentStatus.NEEDS_REVIEW.value
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {T_EVENT} (enrollment_id, from_status, to_status, reason,"  # noqa: S608
             " source, run_key, created_at)"
-            " SELECT e.id, %s, %s, %s, %s, %s, %s"
-            f" FROM {T_ENROLLMENT} e WHERE e.status = %s AND e.period_end < %s",
+            " SELECT e.id, e.status, %s, %s, %s, %s, %s"
+            f" FROM {T_ENROLLMENT} e WHERE e.status IN (%s, %s) AND e.period_end < %s",
             [
-                active,
                 EnrollmentStatus.ENDED.value,
                 REASON_PERIOD_OVER,
                 EnrollmentEventSource.NIGHTLY.value,
                 run_key,
                 _dt(now),
                 active,
+                review,
                 _d(on),
             ],
         )
@@ -362,7 +387,7 @@ def programs_recheck(*, on: date) -> RecheckResult:
                     active,
                     _d(on),
                     active,
-                    EnrollmentStatus.LAPSED.value,
+                    review,
                     EnrollmentEventSource.NIGHTLY.value,
                     run_key,
                     _dt(now),
@@ -377,23 +402,32 @@ def programs_recheck(*, on: date) -> RecheckResult:
             f"UPDATE {T_ENROLLMENT} SET status = ev.to_status,"  # noqa: S608
             " status_reason = ev.reason, updated_at = %s"
             f" FROM {T_EVENT} ev WHERE ev.enrollment_id = {T_ENROLLMENT}.id"
-            f" AND ev.run_key = %s AND {T_ENROLLMENT}.status = %s",
-            [_dt(now), run_key, active],
+            f" AND ev.run_key = %s AND {T_ENROLLMENT}.status = ev.from_status",
+            [_dt(now), run_key],
         )
         # (Python's sqlite3 reports no rowcount for WITH ... INSERT, so count
-        # lapses here: every event of this run moved exactly one row.)
-        lapsed = cursor.rowcount - ended
+        # the reviews here: every event of this run moved exactly one row.)
+        under_review = cursor.rowcount - ended
         programs_json = _sql_json_agg(
             _sql_json_object(
-                [("code", "p.code"), ("name", "p.name"), ("enrollment_id", "e.id")]
+                [
+                    ("code", "p.code"),
+                    ("name", "p.name"),
+                    ("enrollment_id", "e.id"),
+                    ("reasons", "ev.reason"),
+                ]
             ),
             "e.id",
         )
-        params_sql = _sql_jsonb(_sql_json_object([("programs", programs_json)]))
+        params_sql = _sql_jsonb(
+            _sql_json_object(
+                [("programs", programs_json), ("findings", _sql_findings())]
+            )
+        )
         cursor.execute(
             f"INSERT INTO {T_NOTICE} ({NOTICE_COLUMNS})"  # noqa: S608
             f" SELECT m.user_id, m.id, %s, %s, %s, {params_sql},"
-            " %s || CAST(MIN(e.id) AS TEXT), %s, %s, 0, '', %s"
+            " %s || CAST(MIN(e.id) AS TEXT) || %s, %s, %s, 0, '', %s"
             f" FROM {T_EVENT} ev JOIN {T_ENROLLMENT} e ON e.id = ev.enrollment_id"
             f" JOIN {T_MEMBER} m ON m.id = e.member_id"
             f" JOIN {T_PROGRAM} p ON p.id = e.program_id"
@@ -403,17 +437,120 @@ def programs_recheck(*, on: date) -> RecheckResult:
             [
                 NotificationChannel.SMS.value,
                 NotificationCategory.SERVICE.value,
-                TEMPLATE_LAPSED,
-                "enrollment-lapsed:",
+                TEMPLATE_UNDER_REVIEW,
+                "enrollment-review:",
+                f":{on.isoformat()}",
                 _dt(now),
                 NotificationStatus.PENDING.value,
                 _dt(now),
                 run_key,
-                EnrollmentStatus.LAPSED.value,
+                review,
             ],
         )
         notices = cursor.rowcount
-    return RecheckResult(ended=ended, lapsed=lapsed, notices=notices)
+    return RecheckResult(ended=ended, under_review=under_review, notices=notices)
+
+
+def _sql_findings() -> str:
+    """What the check found, as one line for the notice text:
+    `家政守护(年龄不在18–60岁之间、还不是工会会员(需先入会))` per program, `;`
+    between programs (the rule texts themselves hold no personal data)."""
+    item = "p.name || '(' || REPLACE(ev.reason, ';', '、') || ')'"
+    if _is_pg():
+        return f"string_agg({item}, ';' ORDER BY e.id)"
+    return f"group_concat({item}, ';')"
+
+
+# --- staff review of an automated "no" (PIPL art. 24) ------------------------------
+
+
+@transaction.atomic
+def enrollment_review_confirm(*, enrollment_id: int, reviewer: User) -> Enrollment:
+    """确认失效: staff agree with the nightly check; `needs_review → lapsed`.
+    The automated reasons stay in status_reason; the event names the reviewer;
+    audit `program.review_confirm`; the worker gets an SMS notice."""
+    return _review_decide(
+        enrollment_id=enrollment_id,
+        reviewer=reviewer,
+        to_status=EnrollmentStatus.LAPSED,
+    )
+
+
+@transaction.atomic
+def enrollment_review_restore(*, enrollment_id: int, reviewer: User) -> Enrollment:
+    """恢复保障: staff overrule the nightly check; `needs_review → active`,
+    audit `program.review_restore`, an inbox notice to the worker. If the member
+    still fails a rule, the next nightly run puts it under review again."""
+    return _review_decide(
+        enrollment_id=enrollment_id,
+        reviewer=reviewer,
+        to_status=EnrollmentStatus.ACTIVE,
+    )
+
+
+def _review_decide(*, enrollment_id: int, reviewer: User, to_status: str) -> Enrollment:
+    enrollment = Enrollment.objects.select_related(
+        "program", "member", "member__org", "member__user"
+    ).get(pk=enrollment_id)
+    org = getattr(reviewer, "org", None)
+    in_scope = reviewer.is_superuser or (
+        reviewer.is_staff
+        and org is not None
+        and enrollment.member.org.path.startswith(org.path)
+    )
+    if not in_scope:
+        raise ApplicationError(REVIEW_NOT_IN_SCOPE, code="not_in_scope")
+    confirmed = to_status == EnrollmentStatus.LAPSED
+    automated = enrollment.status_reason
+    status_reason = automated if confirmed else ""
+    # The claim: two reviewers deciding at once (or one double click) update
+    # one row once; the loser changes nothing and is told so.
+    claimed = Enrollment.objects.filter(
+        pk=enrollment_id, status=EnrollmentStatus.NEEDS_REVIEW
+    ).update(status=to_status, status_reason=status_reason, updated_at=timezone.now())
+    if claimed != 1:
+        raise ApplicationError(REVIEW_NOT_PENDING, code="not_pending")
+    enrollment.refresh_from_db()
+    reason = REASON_REVIEW_CONFIRMED if confirmed else REASON_REVIEW_RESTORED
+    if confirmed and enrollment.status_reason:
+        reason = f"{reason}:{enrollment.status_reason}"[:300]
+    event = EnrollmentEvent.objects.create(
+        enrollment=enrollment,
+        from_status=EnrollmentStatus.NEEDS_REVIEW,
+        to_status=to_status,
+        reason=reason,
+        source=EnrollmentEventSource.STAFF,
+        actor=reviewer,
+    )
+    member = enrollment.member
+    audit_record(
+        action="program.review_confirm" if confirmed else "program.review_restore",
+        actor=reviewer,
+        member=member,
+        object_type="enrollment",
+        object_id=enrollment.pk,
+        detail={
+            "program": enrollment.program.code,
+            "from_status": EnrollmentStatus.NEEDS_REVIEW.value,
+            "to_status": to_status,
+        },
+    )
+    from members.actions.notifications import notification_enqueue
+
+    kind = "lapsed" if confirmed else "restored"
+    notification_enqueue(
+        template_code=TEMPLATE_LAPSED if confirmed else TEMPLATE_RESTORED,
+        dedupe_key=f"enrollment-review-{kind}:{event.pk}",
+        channel=NotificationChannel.SMS if confirmed else NotificationChannel.INBOX,
+        user=member.user,
+        member=member,
+        params={
+            "enrollment_id": enrollment.pk,
+            "program_code": enrollment.program.code,
+            "program_name": enrollment.program.name,
+        },
+    )
+    return enrollment
 
 
 @transaction.atomic
@@ -421,7 +558,11 @@ def programs_renew(*, on: date) -> RenewResult:
     """Before a period ends: renew members still eligible into the next period
     (ON CONFLICT DO NOTHING keeps re-runs harmless), then remind those whose
     coverage ends without a successor, 30 and 7 days before the end (dedupe keys
-    `enrollment-ending:<enrollment id>:<30|7>`)."""
+    `enrollment-ending:<enrollment id>:<30|7>`).
+
+    Only `active` enrollments renew: one under review is not carried into the
+    next period until staff restore it (the next night's run then renews it if
+    the window is still open). It is still covered, so it gets the reminders."""
     _lock()
     now = timezone.now()
     active = EnrollmentStatus.ACTIVE.value
@@ -514,7 +655,8 @@ def programs_renew(*, on: date) -> RenewResult:
                 " %s || CAST(e.id AS TEXT) || %s, %s, %s, 0, '', %s"
                 f" FROM {T_ENROLLMENT} e JOIN {T_MEMBER} m ON m.id = e.member_id"
                 f" JOIN {T_PROGRAM} p ON p.id = e.program_id"
-                " WHERE e.status = %s AND e.period_end >= %s AND e.period_end <= %s"
+                " WHERE e.status IN (%s, %s)"
+                " AND e.period_end >= %s AND e.period_end <= %s"
                 f" AND NOT EXISTS (SELECT 1 FROM {T_ENROLLMENT} n"
                 "  WHERE n.member_id = e.member_id AND n.program_id = e.program_id"
                 "  AND n.status = %s AND n.period_start > e.period_end)"
@@ -530,6 +672,7 @@ def programs_renew(*, on: date) -> RenewResult:
                     NotificationStatus.PENDING.value,
                     _dt(now),
                     active,
+                    EnrollmentStatus.NEEDS_REVIEW.value,
                     _d(on + timedelta(days=low)),
                     _d(on + timedelta(days=high)),
                     active,

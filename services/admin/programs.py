@@ -4,7 +4,7 @@ and a dashboard of counts per program and status."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import connection
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -18,6 +18,11 @@ from members.admin_mixins import (
     ScopedChoicesAdminMixin,
 )
 from members.models import Member, UnionOrg
+from portal.exceptions import ApplicationError
+from services.actions.programs import (
+    enrollment_review_confirm,
+    enrollment_review_restore,
+)
 from services.models import (
     BenefitItem,
     EligibilityRule,
@@ -103,13 +108,15 @@ class OrgSubtreeFilter(admin.SimpleListFilter):
 class EnrollmentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = EnrollmentEvent
     extra = 0
-    fields = ("created_at", "from_status", "to_status", "reason", "source")
+    fields = ("created_at", "from_status", "to_status", "reason", "source", "actor")
     readonly_fields = fields
 
 
 @admin.register(Enrollment)
 class EnrollmentAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Read-only: enrollments change through actions (enroll, withdraw, nightly)."""
+    """Read-only: enrollments change through actions (enroll, withdraw,
+    nightly). Staff decide the nightly check's "no" here (PIPL art. 24) with
+    two admin actions on enrollments under review (待人工复核)."""
 
     org_path_lookup = "member__org__path"
     list_display = (
@@ -141,7 +148,37 @@ class EnrollmentAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     )
     readonly_fields = fields
     inlines = [EnrollmentEventInline]
+    actions = ("review_confirm", "review_restore")
     change_list_template = "admin/services/enrollment/change_list.html"
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("services.change_enrollment")
+
+    @admin.action(description="确认失效(复核后不再符合条件)", permissions=["review"])
+    def review_confirm(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._review(request, queryset, enrollment_review_confirm, "已确认失效")
+
+    @admin.action(description="恢复保障(复核后继续有效)", permissions=["review"])
+    def review_restore(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._review(request, queryset, enrollment_review_restore, "已恢复保障")
+
+    def _review(self, request, queryset, action, done_label: str) -> None:
+        """Selected rows come from the scoped queryset; the action checks the
+        scope again and claims each row with a conditional UPDATE."""
+        done = 0
+        for enrollment in queryset:
+            try:
+                action(enrollment_id=enrollment.pk, reviewer=request.user)
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"#{enrollment.pk}:{exc.message}", messages.WARNING
+                )
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request, f"{done_label} {done} 条参保记录。", messages.SUCCESS
+            )
 
     @admin.display(description="会员")
     def member_masked(self, obj: Enrollment) -> str:
@@ -185,6 +222,11 @@ class EnrollmentAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
 STATUS_COLOURS = [
     (EnrollmentStatus.ACTIVE.value, EnrollmentStatus.ACTIVE.label, "#2e7d32"),
+    (
+        EnrollmentStatus.NEEDS_REVIEW.value,
+        EnrollmentStatus.NEEDS_REVIEW.label,
+        "#ef6c00",
+    ),
     (EnrollmentStatus.LAPSED.value, EnrollmentStatus.LAPSED.label, "#c62828"),
     (EnrollmentStatus.ENDED.value, EnrollmentStatus.ENDED.label, "#78909c"),
     (EnrollmentStatus.WITHDRAWN.value, EnrollmentStatus.WITHDRAWN.label, "#f9a825"),

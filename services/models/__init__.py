@@ -12,6 +12,7 @@ from .batches import (
     IdempotencyState,
 )
 from .programs import (
+    COVERING_STATUSES,
     BenefitItem,
     BenefitKind,
     EligibilityRule,
@@ -56,6 +57,7 @@ __all__ = [
     "BenefitItem",
     "BenefitKind",
     "ChunkStatus",
+    "COVERING_STATUSES",
     "EligibilityRule",
     "Enrollment",
     "EnrollmentBatch",

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from members.models import Occupation
 
@@ -298,10 +299,20 @@ class EligibilityRule(models.Model):
 
 
 class EnrollmentStatus(models.TextChoices):
-    ACTIVE = "active", "保障中"
-    LAPSED = "lapsed", "已失效(不再符合条件)"
-    ENDED = "ended", "已到期"
-    WITHDRAWN = "withdrawn", "已退出"
+    # Labels are shown to the worker (我的保障), so they go through gettext.
+    ACTIVE = "active", _("保障中")
+    # PIPL art. 24: an automated "no longer eligible" is never final. The
+    # nightly re-check moves an active enrollment here; coverage continues
+    # until staff confirm (lapsed) or restore (active) it in the admin.
+    NEEDS_REVIEW = "needs_review", _("待人工复核")
+    LAPSED = "lapsed", _("已失效(不再符合条件)")
+    ENDED = "ended", _("已到期")
+    WITHDRAWN = "withdrawn", _("已退出")
+
+
+# Statuses under which an enrollment covers its period: coverage continues
+# while staff review an automated "no" (PIPL art. 24).
+COVERING_STATUSES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.NEEDS_REVIEW)
 
 
 class EnrollmentSource(models.TextChoices):
@@ -337,7 +348,7 @@ class Enrollment(models.Model):
     period_end = models.DateField("保障结束")
     status = models.CharField(
         "状态",
-        max_length=10,
+        max_length=20,
         choices=EnrollmentStatus.choices,
         default=EnrollmentStatus.ACTIVE,
     )
@@ -399,22 +410,42 @@ class EnrollmentEvent(models.Model):
         related_name="events",
     )
     from_status = models.CharField(
-        "原状态", max_length=10, choices=EnrollmentStatus.choices, blank=True
+        "原状态", max_length=20, choices=EnrollmentStatus.choices, blank=True
     )
     to_status = models.CharField(
-        "新状态", max_length=10, choices=EnrollmentStatus.choices
+        "新状态", max_length=20, choices=EnrollmentStatus.choices
     )
     reason = models.CharField("原因", max_length=300, blank=True)
     source = models.CharField(
         "来源", max_length=10, choices=EnrollmentEventSource.choices
     )
     run_key = models.CharField("批次", max_length=40, blank=True, db_index=True)
+    # The staff member who decided a review (确认失效 / 恢复保障); empty for
+    # the worker's own and the nightly job's changes.
+    actor = models.ForeignKey(
+        "members.User",
+        verbose_name="复核人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
     created_at = models.DateTimeField("时间", auto_now_add=True)
 
     class Meta:
         verbose_name = "参保记录变更"
         verbose_name_plural = "参保记录变更"
         ordering = ["created_at", "id"]
+        indexes = [
+            # Partial: the nightly job's bulk inserts (actor empty) never
+            # touch it; deleting a user finds their decisions through it.
+            models.Index(
+                fields=["actor"],
+                condition=Q(actor__isnull=False),
+                name="enrollmentevent_actor_set",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_status or '—'} → {self.to_status}"

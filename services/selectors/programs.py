@@ -9,7 +9,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from members.models import Member
-from services.models import Enrollment, EnrollmentMode, EnrollmentStatus, Program
+from services.models import (
+    COVERING_STATUSES,
+    Enrollment,
+    EnrollmentMode,
+    Program,
+)
 from services.selectors.eligibility import (
     eligibility_reasons,
     facts_for_member,
@@ -45,12 +50,13 @@ class Coverage:
 
 def coverage_for_member(*, member: Member, on: date) -> list[Coverage]:
     """Every program covering `member` on `on`: active enrollments covering the
-    day, plus each anonymous program the member qualifies for right now
-    (无记名: eligible = covered, for the program's current period)."""
+    day and those under staff review (coverage continues during review), plus
+    each anonymous program the member qualifies for right now (无记名:
+    eligible = covered, for the program's current period)."""
     covered: dict[int, Coverage] = {}
     enrollments = Enrollment.objects.filter(
         member=member,
-        status=EnrollmentStatus.ACTIVE,
+        status__in=COVERING_STATUSES,
         period_start__lte=on,
         period_end__gte=on,
     ).select_related("program")

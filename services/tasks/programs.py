@@ -27,11 +27,16 @@ def _day(on: str | None) -> date:
     time_limit=2100,
 )
 def programs_recheck(on: str | None = None) -> dict:
-    """Lapse active enrollments that no longer qualify; end finished periods."""
+    """Put active enrollments that no longer qualify under staff review (never
+    lapse them: PIPL art. 24); end finished periods."""
     from services.actions.programs import programs_recheck as action
 
     result = action(on=_day(on))
-    return {"ended": result.ended, "lapsed": result.lapsed, "notices": result.notices}
+    return {
+        "ended": result.ended,
+        "under_review": result.under_review,
+        "notices": result.notices,
+    }
 
 
 @shared_task(

@@ -28,3 +28,17 @@ def reason_text(value: str) -> str:
     if not value:
         return ""
     return "; ".join(map(reason_display, value.split(REASON_SEPARATOR)))
+
+
+@register.filter
+def reasons_display(value: str) -> list[str]:
+    """A stored `status_reason` (`reason1;reason2`, or `经…:reason1;reason2`
+    after a staff decision) as a list of reasons in the active language."""
+    if not value:
+        return []
+    head, sep, rest = value.partition(":")
+    if sep and reason_display(head) != head:
+        return [reason_display(head), *reasons_display(rest)]
+    return [
+        reason_display(part) for part in value.split(REASON_SEPARATOR) if part.strip()
+    ]

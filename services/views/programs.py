@@ -19,7 +19,13 @@ from services.actions.programs import (
     enrollment_withdraw,
 )
 from services.forms.programs import SelfTestForm
-from services.models import Enrollment, EnrollmentMode, EnrollmentStatus, add_months
+from services.models import (
+    COVERING_STATUSES,
+    Enrollment,
+    EnrollmentMode,
+    EnrollmentStatus,
+    add_months,
+)
 from services.selectors.eligibility import (
     EligibilityFacts,
     PlatformTenure,
@@ -188,7 +194,7 @@ def enrollment_withdraw_view(request: HttpRequest, enrollment_id: int) -> HttpRe
             request, _("已退出%(name)s。") % {"name": enrollment.program.name}
         )
         return redirect("services:my_coverage")
-    if enrollment.status != EnrollmentStatus.ACTIVE:
+    if enrollment.status not in COVERING_STATUSES:
         if enrollment.status == EnrollmentStatus.WITHDRAWN:
             messages.info(
                 request, _("你已退出%(name)s。") % {"name": enrollment.program.name}

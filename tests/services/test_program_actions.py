@@ -7,12 +7,13 @@ from datetime import date
 import pytest
 
 from members.models import AuditLog, Notification, Occupation
+from members.notification_templates import render
 from portal.exceptions import ApplicationError
 from services.actions.programs import (
     ENROLL_ANONYMOUS,
     TEMPLATE_ENDING,
     TEMPLATE_ENROLLED,
-    TEMPLATE_LAPSED,
+    TEMPLATE_UNDER_REVIEW,
     WITHDRAW_NOT_ACTIVE,
     enrollment_create,
     enrollment_withdraw,
@@ -163,7 +164,7 @@ def enroll(member, program, *, start=date(2026, 1, 1), end=date(2026, 12, 31), *
     )
 
 
-def test_recheck_lapses_the_ineligible_with_reasons_and_is_idempotent(programs):
+def test_recheck_puts_the_ineligible_under_review_never_lapsed_idempotently(programs):
     # given: two still-eligible riders, one who left the platform, one who moved
     eligible = [make_person(joined_platform_on=date(2025, 1, 1)) for _ in range(2)]
     left = make_person(
@@ -177,66 +178,86 @@ def test_recheck_lapses_the_ineligible_with_reasons_and_is_idempotent(programs):
     second = programs_recheck(on=ON)
 
     # then
-    assert (first.lapsed, first.ended, first.notices) == (2, 0, 2)
-    assert (second.lapsed, second.ended, second.notices) == (0, 0, 0)
+    assert (first.under_review, first.ended, first.notices) == (2, 0, 2)
+    assert (second.under_review, second.ended, second.notices) == (0, 0, 0)
     statuses = dict(Enrollment.objects.values_list("member_id", "status"))
     assert statuses == {
         eligible[0].pk: "active",
         eligible[1].pk: "active",
-        left.pk: "lapsed",
-        moved.pk: "lapsed",
+        left.pk: "needs_review",
+        moved.pk: "needs_review",
     }
+    # PIPL art. 24: the automated "no" is never final.
+    assert not Enrollment.objects.filter(status="lapsed").exists()
+    assert not EnrollmentEvent.objects.filter(to_status="lapsed").exists()
     assert Enrollment.objects.get(member=left).status_reason == "在平台工作未满3个月"
     assert (
         Enrollment.objects.get(member=moved).status_reason == "常住地不在本计划覆盖地区"
     )
-    notices = Notification.objects.filter(template_code=TEMPLATE_LAPSED)
+    assert Notification.objects.count() == 2
+    notices = Notification.objects.filter(template_code=TEMPLATE_UNDER_REVIEW)
     assert sorted(notices.values_list("member_id", flat=True)) == sorted(
         [left.pk, moved.pk]
     )
     notice = notices.get(member=left)
-    assert notice.dedupe_key == f"enrollment-lapsed:{rows[left.pk].pk}"
+    assert notice.dedupe_key == f"enrollment-review:{rows[left.pk].pk}:2026-06-15"
     assert notice.params == {
         "programs": [
-            {"code": "e_road", "name": "E路守护", "enrollment_id": rows[left.pk].pk}
-        ]
+            {
+                "code": "e_road",
+                "name": "E路守护",
+                "enrollment_id": rows[left.pk].pk,
+                "reasons": "在平台工作未满3个月",
+            }
+        ],
+        "findings": "E路守护(在平台工作未满3个月)",
     }
     assert notice.status == "pending"
+    title, text = render(notice.template_code, notice.params)
+    assert (
+        "自动核查发现您可能不再符合保障计划的参加条件:E路守护(在平台工作未满3个月)"
+        in text
+    )
+    assert "复核期间保障继续有效" in text and "要求说明自动判断的理由" in text
     history = EnrollmentEvent.objects.filter(enrollment=rows[left.pk])
     assert list(history.values_list("from_status", "to_status", "source")) == [
-        ("active", "lapsed", "nightly")
+        ("active", "needs_review", "nightly")
     ]
     assert not EnrollmentEvent.objects.filter(enrollment__member__in=eligible).exists()
 
 
-def test_recheck_sends_one_notice_per_member_lapsing_in_two_programs(programs):
+def test_recheck_sends_one_notice_per_member_in_review_in_two_programs(programs):
     worker = make_person(occupation=Occupation.DOMESTIC, born=date(1980, 1, 1))
     a = enroll(worker, programs["domestic"])
     b = enroll(worker, programs["construction"])
 
     result = programs_recheck(on=ON)
 
-    assert result.lapsed == 1  # only construction: she is a domestic worker
+    assert result.under_review == 1  # only construction: she is a domestic worker
     worker.occupation = Occupation.OTHER
     worker.save()
-    result = programs_recheck(on=ON)
-    assert result.lapsed == 1
+    result = programs_recheck(on=date(2026, 6, 16))
+    # Domestic goes under review; construction, already under review, is not
+    # judged (nor notified) again.
+    assert (result.under_review, result.notices) == (1, 1)
     a.refresh_from_db()
     b.refresh_from_db()
-    assert (a.status, b.status) == ("lapsed", "lapsed")
+    assert (a.status, b.status) == ("needs_review", "needs_review")
+    assert b.events.count() == 1
     assert Notification.objects.filter(member=worker).count() == 2  # two nights
 
-    # Two programs lapsing in one run give one notice.
+    # Two programs going under review in one run give one notice.
     other = make_person(occupation=Occupation.OTHER)
     c = enroll(other, programs["domestic"])
     d = enroll(other, programs["sanitation"])
     result = programs_recheck(on=ON)
-    assert (result.lapsed, result.notices) == (2, 1)
+    assert (result.under_review, result.notices) == (2, 1)
     notice = Notification.objects.get(member=other)
-    assert notice.dedupe_key == f"enrollment-lapsed:{min(c.pk, d.pk)}"
+    assert notice.dedupe_key == f"enrollment-review:{min(c.pk, d.pk)}:2026-06-15"
     assert [p["code"] for p in notice.params["programs"]] == (
         ["domestic", "sanitation"] if c.pk < d.pk else ["sanitation", "domestic"]
     )
+    assert notice.params["findings"].count("(职业不在本计划覆盖范围)") == 2
 
 
 def test_recheck_ends_periods_that_are_over(programs):
@@ -250,9 +271,30 @@ def test_recheck_ends_periods_that_are_over(programs):
 
     old.refresh_from_db()
     current.refresh_from_db()
-    assert (result.ended, result.lapsed, result.notices) == (1, 0, 0)
+    assert (result.ended, result.under_review, result.notices) == (1, 0, 0)
     assert (old.status, old.status_reason) == ("ended", "保障期已结束")
     assert current.status == "active"
+
+
+def test_recheck_ends_a_review_whose_period_is_over(programs):
+    worker = make_person(occupation=Occupation.OTHER)
+    old = enroll(
+        worker,
+        programs["domestic"],
+        start=date(2025, 1, 1),
+        end=date(2025, 12, 31),
+        status="needs_review",
+        status_reason="职业不在本计划覆盖范围",
+    )
+
+    result = programs_recheck(on=ON)
+
+    old.refresh_from_db()
+    assert (result.ended, result.under_review, result.notices) == (1, 0, 0)
+    assert (old.status, old.status_reason) == ("ended", "保障期已结束")
+    assert list(old.events.values_list("from_status", "to_status")) == [
+        ("needs_review", "ended")
+    ]
 
 
 def test_recheck_leaves_withdrawn_and_lapsed_rows_alone(programs):
@@ -262,7 +304,7 @@ def test_recheck_leaves_withdrawn_and_lapsed_rows_alone(programs):
     result = programs_recheck(on=ON)
 
     withdrawn.refresh_from_db()
-    assert result == type(result)(ended=0, lapsed=0, notices=0)
+    assert result == type(result)(ended=0, under_review=0, notices=0)
     assert withdrawn.status == "withdrawn"
     assert not EnrollmentEvent.objects.exists()
 

@@ -89,7 +89,10 @@ def test_dashboard_shows_counts_and_a_chart(client, people, shenzhen):
     assert 'class="bar-lapsed"' in body
     assert "style=" not in body.split('id="content-main"')[1]
     row = body.split('<th scope="row">家政守护</th>')[1].split("</tr>")[0]
-    assert row.startswith("<td>1</td><td>1</td><td>0</td><td>0</td><td>2</td>")
+    # active, needs_review, lapsed, ended, withdrawn, total
+    assert row.startswith(
+        "<td>1</td><td>0</td><td>1</td><td>0</td><td>0</td><td>2</td>"
+    )
 
 
 def test_dashboard_needs_permission(client, people, nanshan):

@@ -9,7 +9,7 @@ import pytest
 
 from members.models import Notification, Occupation
 from portal.schedules import DEFAULT_SCHEDULES
-from services.actions.programs import TEMPLATE_LAPSED
+from services.actions.programs import TEMPLATE_UNDER_REVIEW
 from services.models import Enrollment, EnrollmentEvent, EnrollmentSource
 from services.tasks import programs_recheck, programs_renew
 from tests.services.conftest import ON, make_person
@@ -46,8 +46,8 @@ def test_recheck_task_twice_acts_once(programs):
     first = programs_recheck.delay(on=ON.isoformat()).get()
     second = programs_recheck.delay(on=ON.isoformat()).get()
 
-    assert first == {"ended": 0, "lapsed": 1, "notices": 1}
-    assert second == {"ended": 0, "lapsed": 0, "notices": 0}
+    assert first == {"ended": 0, "under_review": 1, "notices": 1}
+    assert second == {"ended": 0, "under_review": 0, "notices": 0}
     assert Notification.objects.filter(member=left).count() == 1
 
 
@@ -83,11 +83,14 @@ def test_recheck_on_a_real_worker_notifies_each_member_once(
 
     # then
     assert sorted(
-        Enrollment.objects.filter(status="lapsed").values_list("member_id", flat=True)
+        Enrollment.objects.filter(status="needs_review").values_list(
+            "member_id", flat=True
+        )
     ) == sorted(m.pk for m in gone)
     assert Enrollment.objects.get(member=stays).status == "active"
     assert EnrollmentEvent.objects.count() == 3
-    notices = Notification.objects.filter(template_code=TEMPLATE_LAPSED)
+    assert not Enrollment.objects.filter(status="lapsed").exists()
+    notices = Notification.objects.filter(template_code=TEMPLATE_UNDER_REVIEW)
     assert sorted(notices.values_list("member_id", flat=True)) == sorted(
         m.pk for m in gone
     )

@@ -338,8 +338,8 @@ def programs_recheck(*, on: date) -> RecheckResult:
        `needs_review` with their reasons (history rows first, tagged with this
        run's key). PIPL art. 24: the automated "no" is never final; coverage
        continues until staff confirm (`enrollment_review_confirm`) or restore
-       (`enrollment_review_restore`) it. Rows already under review are not
-       judged again.
+       (`enrollment_review_restore`) it. Rows already under review, and rows
+       staff restored for this period (`restored_on`), are not judged again.
     3. One outbox notice per affected member (dedupe key
        `enrollment-review:<lowest enrollment id in this run>:<on>`), saying what
        the check found and that the worker may ask for an explanation.
@@ -376,7 +376,8 @@ def programs_recheck(*, on: date) -> RecheckResult:
                 "WITH judged AS MATERIALIZED ("  # noqa: S608
                 f" SELECT e.id AS enrollment_id, {reasons} AS reasons"
                 f" FROM {T_ENROLLMENT} e JOIN {T_MEMBER} m ON m.id = e.member_id"
-                " WHERE e.program_id = %s AND e.status = %s AND e.period_end >= %s)"
+                " WHERE e.program_id = %s AND e.status = %s AND e.period_end >= %s"
+                " AND e.restored_on IS NULL)"
                 f" INSERT INTO {T_EVENT} (enrollment_id, from_status, to_status,"
                 " reason, source, run_key, created_at)"
                 " SELECT j.enrollment_id, %s, %s, SUBSTR(j.reasons, 2, 300), %s, %s, %s"
@@ -479,8 +480,10 @@ def enrollment_review_confirm(*, enrollment_id: int, reviewer: User) -> Enrollme
 @transaction.atomic
 def enrollment_review_restore(*, enrollment_id: int, reviewer: User) -> Enrollment:
     """恢复保障: staff overrule the nightly check; `needs_review → active`,
-    audit `program.review_restore`, an inbox notice to the worker. If the member
-    still fails a rule, the next nightly run puts it under review again."""
+    audit `program.review_restore`, an inbox notice to the worker. The decision
+    holds for the enrollment's period (`restored_on`: the nightly check skips
+    it, so the worker is not flagged and messaged again every night); the
+    renewal into the next period is judged anew."""
     return _review_decide(
         enrollment_id=enrollment_id,
         reviewer=reviewer,
@@ -505,9 +508,16 @@ def _review_decide(*, enrollment_id: int, reviewer: User, to_status: str) -> Enr
     status_reason = automated if confirmed else ""
     # The claim: two reviewers deciding at once (or one double click) update
     # one row once; the loser changes nothing and is told so.
+    now = timezone.now()
     claimed = Enrollment.objects.filter(
         pk=enrollment_id, status=EnrollmentStatus.NEEDS_REVIEW
-    ).update(status=to_status, status_reason=status_reason, updated_at=timezone.now())
+    ).update(
+        status=to_status,
+        status_reason=status_reason,
+        # A restore holds for the period: the nightly check skips this row.
+        restored_on=None if confirmed else timezone.localdate(now),
+        updated_at=now,
+    )
     if claimed != 1:
         raise ApplicationError(REVIEW_NOT_PENDING, code="not_pending")
     enrollment.refresh_from_db()

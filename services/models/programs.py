@@ -353,6 +353,10 @@ class Enrollment(models.Model):
         default=EnrollmentStatus.ACTIVE,
     )
     status_reason = models.CharField("状态原因", max_length=300, blank=True)
+    # Set when staff restore an enrollment the nightly check flagged: their
+    # decision holds for this period, so the same check does not flag it (and
+    # message the worker) again every night. A renewal is a new row: judged anew.
+    restored_on = models.DateField("人工复核恢复日期", null=True, blank=True)
     source = models.CharField("来源", max_length=10, choices=EnrollmentSource.choices)
     platform = models.ForeignKey(
         "members.Platform",

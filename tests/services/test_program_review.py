@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection, transaction
@@ -114,6 +114,29 @@ def test_restore_reactivates_with_history_audit_and_notice(programs, nanshan):
     )
     assert Notification.objects.filter(template_code=TEMPLATE_RESTORED).count() == 1
     assert not AuditLog.objects.filter(action="program.review_confirm").exists()
+
+
+@pytest.mark.django_db
+def test_a_restore_holds_for_the_period_instead_of_flagging_every_night(
+    programs, nanshan
+):
+    # given: staff restored her cover although the facts still fail the rule
+    enrollment = under_review(programs, org=nanshan)
+    enrollment_review_restore(
+        enrollment_id=enrollment.pk, reviewer=make_staff(org=nanshan)
+    )
+    notices = Notification.objects.count()
+
+    # when: the nightly check runs on the following nights
+    programs_recheck(on=ON + timedelta(days=1))
+    programs_recheck(on=ON + timedelta(days=2))
+
+    # then: no new review, no new message
+    enrollment.refresh_from_db()
+    assert enrollment.status == "active"
+    assert enrollment.restored_on is not None
+    assert enrollment.events.count() == 2
+    assert Notification.objects.count() == notices
 
 
 @pytest.mark.django_db

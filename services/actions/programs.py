@@ -241,12 +241,27 @@ def enrollment_withdraw(
         object_id=enrollment.pk,
         detail={"program": enrollment.program.code, "from_status": previous},
     )
-    from members.actions.notifications import notification_enqueue
 
-    notification_enqueue(
+    _notify_about(
+        enrollment,
         template_code=TEMPLATE_WITHDRAWN,
         dedupe_key=f"enrollment-withdrawn:{enrollment.pk}",
         channel=NotificationChannel.INBOX,
+    )
+    return enrollment
+
+
+def _notify_about(
+    enrollment: Enrollment, *, template_code: str, dedupe_key: str, channel: str
+) -> None:
+    """One outbox notice to the enrollment's member about it."""
+    from members.actions.notifications import notification_enqueue
+
+    member = enrollment.member
+    notification_enqueue(
+        template_code=template_code,
+        dedupe_key=dedupe_key,
+        channel=channel,
         user=member.user,
         member=member,
         params={
@@ -255,7 +270,6 @@ def enrollment_withdraw(
             "program_name": enrollment.program.name,
         },
     )
-    return enrollment
 
 
 # --- nightly jobs ------------------------------------------------------------------
@@ -545,20 +559,13 @@ def _review_decide(*, enrollment_id: int, reviewer: User, to_status: str) -> Enr
             "to_status": to_status,
         },
     )
-    from members.actions.notifications import notification_enqueue
 
     kind = "lapsed" if confirmed else "restored"
-    notification_enqueue(
+    _notify_about(
+        enrollment,
         template_code=TEMPLATE_LAPSED if confirmed else TEMPLATE_RESTORED,
         dedupe_key=f"enrollment-review-{kind}:{event.pk}",
         channel=NotificationChannel.SMS if confirmed else NotificationChannel.INBOX,
-        user=member.user,
-        member=member,
-        params={
-            "enrollment_id": enrollment.pk,
-            "program_code": enrollment.program.code,
-            "program_name": enrollment.program.name,
-        },
     )
     return enrollment
 

@@ -98,15 +98,16 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
 READ_ERRORS = error_responses(401, 403, 404, 429, 503)
 BULK_ERRORS = error_responses(400, 401, 403, 409, 413, 415, 422, 429, 503)
 
+RETRY_AFTER_HEADER = OpenApiParameter(
+    "Retry-After",
+    {"type": "integer", "minimum": 0},
+    OpenApiParameter.HEADER,
+    required=True,
+    description="重试前应等待的秒数",
+    response=[429, 503],
+)
 RESPONSE_HEADERS = [
-    OpenApiParameter(
-        "Retry-After",
-        {"type": "integer", "minimum": 0},
-        OpenApiParameter.HEADER,
-        required=True,
-        description="重试前应等待的秒数",
-        response=[429, 503],
-    ),
+    RETRY_AFTER_HEADER,
     OpenApiParameter(
         "WWW-Authenticate",
         str,

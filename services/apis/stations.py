@@ -40,7 +40,7 @@ except ImportError:  # optional: the stdlib encoder writes the same bytes
 
 from portal.middleware import client_ip
 from portal.throttling import ThrottleUnavailable, rate_limit_wait
-from services.apis.common import ErrorSerializer
+from services.apis.common import RETRY_AFTER_HEADER, ErrorSerializer
 from services.models import Amenity
 from services.navigation import map_links
 from services.opening_hours import SecondMemo, status_labeler
@@ -462,14 +462,7 @@ class StationNearbyApi(APIView):
                 {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                 description=f"1–{MAX_LIMIT},默认 20",
             ),
-            OpenApiParameter(
-                "Retry-After",
-                {"type": "integer", "minimum": 0},
-                OpenApiParameter.HEADER,
-                required=True,
-                description="重试前应等待的秒数",
-                response=[429, 503],
-            ),
+            RETRY_AFTER_HEADER,
         ],
         responses={
             200: ListOutputSerializer,

@@ -6,6 +6,8 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from django.http import HttpRequest
+
 from portal.masking import mask_text
 from portal.request_context import current
 
@@ -23,6 +25,15 @@ class MaskPersonalDataFilter(logging.Filter):
         return True
 
 
+def _text(value) -> str:
+    """A request (django.request's `extra`) as method and path only: its repr
+    carries the query string, which holds a worker's position on the stations
+    pages and API (行踪信息 is sensitive personal information) or a search."""
+    if isinstance(value, HttpRequest):
+        return f"{value.method} {value.path}"
+    return str(value)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ctx = current()
@@ -35,7 +46,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                payload[key] = mask_text(str(value))
+                payload[key] = mask_text(_text(value))
         if record.exc_info:
             payload["exc"] = mask_text(self.formatException(record.exc_info))
         # json.dumps escapes newlines, so injected text cannot forge a second entry.

@@ -29,3 +29,24 @@ def test_personal_data_is_masked_in_messages_and_extras():
     payload = json.loads(line)
     assert payload["msg"] == "joined: 4****************6 138****5678"
     assert payload["phone"] == "138****5678"
+
+
+def test_a_logged_request_shows_method_and_path_never_the_query_string():
+    from django.test import RequestFactory
+
+    request = RequestFactory().get(
+        "/api/v1/stations/", {"lat": "22.543512", "lng": "113.917801"}
+    )
+
+    payload = json.loads(_format("Bad Request: %s", request.path, request=request))
+
+    assert payload["request"] == "GET /api/v1/stations/"
+    assert "22.543512" not in json.dumps(payload)
+
+
+def test_a_400_on_the_stations_api_logs_no_position(client, caplog):
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        client.get("/api/v1/stations/", {"lat": "91", "lng": "113.917801"})
+
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    assert "113.917801" not in JsonFormatter().format(record)

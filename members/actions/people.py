@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
 from members.actions.notifications import notification_enqueue
@@ -250,9 +250,16 @@ def data_request_create(*, user: User, kind: str, note: str = "") -> DataRequest
         template_code="data_request_received",
         dedupe_key=f"data_request_received:{request.pk}",
         user=user,
-        params={"request_id": request.pk, "kind": kind},
+        params={"request_id": request.pk, "kind": _label(DataRequestKind, kind)},
     )
     return request
+
+
+def _label(choices, value: str) -> str:
+    """A choice's Chinese label for a notice (SMS templates are approved in
+    Chinese; the worker reads 退会, not `withdrawal`)."""
+    with translation.override("zh-hans"):
+        return str(choices(value).label)
 
 
 @transaction.atomic
@@ -340,8 +347,8 @@ def data_request_process(
         user=request.user,
         params={
             "request_id": request.pk,
-            "kind": request.kind,
-            "status": status,
+            "kind": _label(DataRequestKind, request.kind),
+            "status": _label(DataRequestStatus, status),
             "response": response,
         },
     )

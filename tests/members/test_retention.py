@@ -527,3 +527,21 @@ def test_numbers_typed_into_a_data_request_and_its_answer_are_kept_masked(sz):
     request.refresh_from_db()
     assert request.note == "寄到我的邮箱，或打 139****4321"
     assert request.response == "请本人持身份证 4****************6 到窗口办理"
+
+
+@pytest.mark.django_db
+def test_request_notices_name_the_kind_and_outcome_in_words(sz):
+    user = make_verified_user()
+    make_member(org=_pool(), user=user)
+    staff = make_staff(org=_pool(), is_superuser=True)
+
+    request = data_request_create(user=user, kind="export")
+    data_request_process(request_id=request.pk, staff=staff, status="done")
+
+    received = Notification.objects.get(template_code="data_request_received")
+    processed = Notification.objects.get(template_code="data_request_processed")
+    assert received.params["kind"] == "复制我的个人信息"
+    assert (processed.params["kind"], processed.params["status"]) == (
+        "复制我的个人信息",
+        "已办结",
+    )

@@ -471,3 +471,17 @@ def test_the_recheck_and_the_review_pass_on_sqlite():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+@pytest.mark.django_db
+def test_the_program_page_says_the_cover_is_under_review(client, programs, nanshan):
+    enrollment = under_review(programs, org=nanshan)
+    client.force_login(enrollment.member.user)
+
+    body = client.get(
+        reverse("services:program_detail", args=[enrollment.program.code])
+    ).content.decode()
+
+    assert "你的保障正在人工复核,复核期间继续有效。" in body
+    assert "你正受本计划保障。" not in body
+    assert reverse("services:enrollment_withdraw", args=[enrollment.pk]) in body

@@ -17,6 +17,7 @@ import pytest
 from django.utils import timezone
 
 from members.models import Member, MemberStatus, Occupation, PlatformRider
+from services.actions.batch_rows import CSV_COLUMNS
 from services.actions.batches import coverage_period
 from services.models import (
     EligibilityRule,
@@ -31,17 +32,7 @@ from tests.services.platform.builders import csv_bytes, rider_row
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
-COLUMNS = (
-    "name",
-    "id_number",
-    "phone",
-    "occupation",
-    "city_code",
-    "platform_rider_id",
-    "joined_platform_on",
-    "consent_ref",
-    "consented_at",
-)
+COLUMNS = CSV_COLUMNS
 
 
 def months_ago(months: int) -> str:

@@ -31,6 +31,7 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from services.actions.batch_rows import CSV_COLUMNS
 from tests.factories import login_staff
 from tests.services.platform.builders import csv_bytes, rider_row
 
@@ -192,17 +193,7 @@ def test_beta_cannot_reach_any_of_alphas_objects(
             "riders": [
                 dict(
                     zip(
-                        (
-                            "name",
-                            "id_number",
-                            "phone",
-                            "occupation",
-                            "city_code",
-                            "platform_rider_id",
-                            "joined_platform_on",
-                            "consent_ref",
-                            "consented_at",
-                        ),
+                        CSV_COLUMNS,
                         rider_row(rider_id="ALPHA-1", phone="13800001111"),
                         strict=True,
                     )

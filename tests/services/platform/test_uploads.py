@@ -13,6 +13,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
 from members.models import Member
+from services.actions.batch_rows import CSV_COLUMNS
 from services.models import EnrollmentBatch, IdempotencyRecord
 from tests.services.platform.builders import csv_bytes, rider_row
 
@@ -189,17 +190,7 @@ ENROLL = "/api/v1/enrollments/"
 
 
 def rider_json(**overrides) -> dict:
-    keys = (
-        "name",
-        "id_number",
-        "phone",
-        "occupation",
-        "city_code",
-        "platform_rider_id",
-        "joined_platform_on",
-        "consent_ref",
-        "consented_at",
-    )
+    keys = CSV_COLUMNS
     data = dict(zip(keys, rider_row(), strict=True))
     data.update(overrides)
     return data

@@ -8,7 +8,8 @@ Per chunk, two transactions (docs/architecture.md "Platform API"):
   apply (once every earlier chunk is staged; two chunks may apply at once):
      set-based SQL: duplicates in the file, rider/phone conflicts, INSERT members
      ON CONFLICT (id_number_hmac) DO NOTHING, riders, eligibility
-     (`_reject_ineligible`), enrollments, notices (rows of members created here
+     (`_reject_ineligible`), this period's enrollments that no longer cover
+     (`_reject_not_covered`), enrollments, notices (rows of members created here
      plainly, of known members ON CONFLICT DO NOTHING), row errors; add the
      chunk's counts to the batch with F() and mark the chunk done.
 A worker killed anywhere rolls the open transaction back; a second delivery of a
@@ -47,6 +48,7 @@ from services.actions.batch_rows import (
     stage_rows,
 )
 from services.models import (
+    COVERING_STATUSES,
     BatchRowError,
     BatchSource,
     BatchStagingRow,
@@ -1006,6 +1008,74 @@ def _reject_ineligible(cursor, *, rng: list, failures: tuple[str, list]) -> None
     )
 
 
+# Answers for a person whose enrollment of this period no longer covers them
+# (docs/api.md §2 and "Privacy"). The worker withdrew from an enrollment this
+# platform arranged (the platform reads that status in GET /riders/ anyway):
+WITHDRAWN_BY_WORKER = (
+    "骑手本人已退出本保障期的该计划,平台不能代为重新报名;"
+    "如需重新参保,请骑手本人在工会服务平台报名。"
+)
+# Every other enrollment of this period that does not cover (withdrawn from an
+# enrollment someone else arranged, lapsed after staff review, ended): one
+# answer that does not say which, by whom, or why.
+SELF_ENROLLMENT_REQUIRED = (
+    "此人本保障期参加该计划只能由本人在工会服务平台办理,平台不能代为报名。"
+)
+
+
+def _reject_not_covered(
+    cursor, *, rng: list, program: Program, platform_id: int, period_start: date
+) -> None:
+    """Rows whose person already holds this period's enrollment in a status
+    that does not cover (withdrawn, lapsed, ended) are rejected: the unique
+    (member, program, period_start) row cannot be inserted again, and taking it
+    over would undo the worker's own withdrawal or staff's decision, so
+    answering `created` or `already_enrolled` would be false.
+
+    The code says no more than the platform may know (docs/api.md "Privacy"):
+    `withdrawn_by_worker` only for an enrollment this platform arranged (its
+    status is in the platform's rider look-up); anything else is the one code
+    `self_enrollment_required`, whether the worker withdrew, staff lapsed it or
+    it ended, and whoever arranged it. The rule reads only the enrollment, not
+    whether the person was this platform's rider, so submitting a row again
+    (which makes the person a rider) never changes the answer.
+
+    One UPDATE over the chunk; one index probe per row of a person known before
+    this chunk (OFFSET 0; people created here hold no enrollment)."""
+    _execute(
+        cursor,
+        f"""
+        UPDATE {STAGE} AS s
+           SET outcome = 'rejected', err_field = '',
+               err_code = CASE WHEN x.own_withdrawal = 1
+                               THEN 'withdrawn_by_worker'
+                               ELSE 'self_enrollment_required' END,
+               err_message = CASE WHEN x.own_withdrawal = 1 THEN %s ELSE %s END
+          FROM (SELECT c.row_no,
+                       (SELECT CASE WHEN e.status = %s AND e.platform_id = %s
+                                    THEN 1 ELSE 0 END
+                          FROM {ENROLLMENT} e
+                         WHERE e.member_id = c.member_id AND e.program_id = %s
+                           AND e.period_start = %s AND e.status NOT IN (%s, %s)
+                        OFFSET 0) AS own_withdrawal
+                  FROM {CM} c
+                 WHERE NOT c.member_new OFFSET 0) AS x
+         WHERE {_RANGE} AND s.outcome IS NULL AND s.row_no = x.row_no
+           AND x.own_withdrawal IS NOT NULL
+        """,
+        [
+            WITHDRAWN_BY_WORKER,
+            SELF_ENROLLMENT_REQUIRED,
+            EnrollmentStatus.WITHDRAWN.value,
+            platform_id,
+            program.pk,
+            period_start,
+            *(status.value for status in COVERING_STATUSES),
+            *rng,
+        ],
+    )
+
+
 def _insert_enrollments(
     cursor,
     *,
@@ -1026,7 +1096,10 @@ def _insert_enrollments(
     period's enrollment; a person enrolled by themselves or through another
     platform, and not yet this platform's rider, is `created` like anyone new
     (the enrollment row is shared: one per member, program and period), so the
-    answer does not reveal that the union knew them (docs/api.md "Privacy")."""
+    answer does not reveal that the union knew them (docs/api.md "Privacy").
+    Rows whose person holds this period's enrollment in a status that does not
+    cover were rejected before (`_reject_not_covered`), so a row this leaves
+    without an enrollment meets one that covers (active or needs_review)."""
     # Was this platform's rider before this chunk (rows it inserted carry `now`).
     was_rider = (
         f"EXISTS (SELECT 1 FROM {RIDER} r WHERE r.platform_id = %s "
@@ -1210,12 +1283,21 @@ def apply_staged(
             ),
         )
         timer.lap("eligibility")
+        period = coverage_period(program=program, on=on)
+        _reject_not_covered(
+            cursor,
+            rng=rng,
+            program=program,
+            platform_id=platform.pk,
+            period_start=period[0],
+        )
+        timer.lap("not-covered")
         created = _insert_enrollments(
             cursor,
             rng=rng,
             program=program,
             platform_id=platform.pk,
-            period=coverage_period(program=program, on=on),
+            period=period,
             now=now,
             per_row=per_row or connection.vendor != "postgresql",
         )

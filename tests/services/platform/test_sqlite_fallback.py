@@ -20,6 +20,17 @@ def test_batch_pipeline_passes_on_sqlite():
 
 
 @pytest.mark.slow
+def test_existing_enrollment_answers_pass_on_sqlite():
+    """Withdrawn, lapsed, ended and covering enrollments of this period are
+    answered the same on the portable branch (mark-then-insert)."""
+    result = pytest_on_sqlite(
+        "tests/services/platform/test_existing_enrollments.py",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "19 passed" in result.stdout
+
+
+@pytest.mark.slow
 def test_ip_allowlist_refusal_buckets_pass_on_sqlite():
     """The refusal counter has a two-statement branch for SQLite (AP2)."""
     result = pytest_on_sqlite(

@@ -38,6 +38,7 @@ from services.apis.common import (
     replay_response,
     request_hash,
 )
+from services.models import EnrollmentStatus
 from services.selectors.batches import enrollments_of_member, rider_get_for_platform
 
 MAX_ROWS = 1000
@@ -260,12 +261,30 @@ class OffboardingsApi(PlatformApi):
         )
 
 
+# What a platform reads of an enrollment it arranged (security.md AC3: never a
+# review status). An automated "no" under staff review still covers, so it reads
+# `active`; a cover staff ended after that review reads `ended`, like one whose
+# period is over: the platform learns that it no longer covers, not why.
+PLATFORM_ENROLLMENT_STATUS = {
+    EnrollmentStatus.ACTIVE: "active",
+    EnrollmentStatus.NEEDS_REVIEW: "active",
+    EnrollmentStatus.LAPSED: "ended",
+    EnrollmentStatus.ENDED: "ended",
+    EnrollmentStatus.WITHDRAWN: "withdrawn",
+}
+
+
 class RiderEnrollmentSerializer(serializers.Serializer):
     program = serializers.CharField()
     program_name = serializers.CharField()
     period_start = serializers.DateField()
     period_end = serializers.DateField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=sorted(set(PLATFORM_ENROLLMENT_STATUS.values())),
+        help_text=(
+            "active 保障中 · ended 已结束(到期或提前终止)· withdrawn 骑手本人已退出"
+        ),
+    )
 
 
 class RiderDetailSerializer(serializers.Serializer):
@@ -314,7 +333,7 @@ class RiderDetailApi(PlatformApi):
                         "program_name": e.program.name,
                         "period_start": e.period_start,
                         "period_end": e.period_end,
-                        "status": e.status,
+                        "status": PLATFORM_ENROLLMENT_STATUS[e.status],
                     }
                     for e in enrollments_of_member(
                         member=member, platform=self.platform

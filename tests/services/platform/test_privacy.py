@@ -298,3 +298,30 @@ def test_rider_lookup_shows_nothing_the_platform_did_not_send_or_arrange(
     assert "司" not in raw and "1391111" not in raw  # name, phone
     assert "membership" not in data
     assert [e["program"] for e in data["enrollments"]] == [program.code]
+
+
+@pytest.mark.parametrize(
+    ("status", "shown"),
+    [
+        ("active", "active"),
+        ("needs_review", "active"),  # under staff review: still covers
+        ("lapsed", "ended"),  # staff ended it after review: no reason given
+        ("ended", "ended"),
+        ("withdrawn", "withdrawn"),
+    ],
+)
+def test_rider_lookup_never_shows_a_review_status(
+    alpha, people, program, status, shown
+):
+    # given: alpha's rider, whose enrollment alpha arranged, in `status`
+    rider = PlatformRider.objects.get(platform_rider_id="A-77")
+    Enrollment.objects.filter(member=rider.member, program=program).update(
+        status=status
+    )
+
+    # when: alpha looks the rider up
+    data = alpha.get("/api/v1/riders/A-77/").json()
+
+    # then: coverage in the platform's three words; no review status (AC3)
+    assert [e["status"] for e in data["enrollments"]] == [shown]
+    assert "review" not in str(data) and "lapsed" not in str(data)

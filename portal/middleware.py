@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
 from portal import request_context
 
@@ -24,6 +24,22 @@ def client_ip(request: HttpRequest) -> str | None:
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR")
+
+
+# The methods the portal answers; TRACE/TRACK (cross-site tracing), CONNECT and
+# anything unknown get 405 before any view (security.md DJ6).
+ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_ALLOWED = frozenset(ALLOWED_METHODS)
+
+
+class AllowedMethodsMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in _ALLOWED:
+            return HttpResponseNotAllowed(ALLOWED_METHODS)
+        return self.get_response(request)
 
 
 class RequestContextMiddleware:
@@ -84,14 +100,43 @@ class HttpsOnlyApiMiddleware:
         return self.get_response(request)
 
 
+def _stamp_login_time(sender, request, user, **kwargs) -> None:
+    """user_logged_in: when this session's login happened (the absolute limit)."""
+    import time
+
+    session = getattr(request, "session", None)
+    if session is not None:
+        now = int(time.time())
+        session[SessionIdleTimeoutMiddleware.LOGIN_AT] = now
+        session[SessionIdleTimeoutMiddleware.KEY] = now  # a login is activity
+
+
 class SessionIdleTimeoutMiddleware:
-    """End a session after inactivity: 15 minutes for staff, 30 for workers
-    (security.md SE3). SESSION_COOKIE_AGE is the absolute limit."""
+    """End a session after inactivity: 15 minutes for staff, 30 for workers,
+    and in any case SESSION_COOKIE_AGE (8 hours) after its login (security.md
+    SE3).
+
+    The absolute limit is kept here, from the login time stored in the session:
+    Django moves a session's expiry (row and cookie) forward whenever the
+    session is saved, so SESSION_COOKIE_AGE alone would let an active session
+    live for ever. A session from before this rule has no login time; it is
+    counted from its first request after it.
+
+    The activity time is written at most once a minute (a request that changes
+    nothing else then saves no session row), so an idle session may end up to
+    a minute early."""
 
     KEY = "_last_activity"
+    LOGIN_AT = "_login_at"
+    WRITE_EVERY = 60
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        from django.contrib.auth.signals import user_logged_in
+
         self.get_response = get_response
+        user_logged_in.connect(
+            _stamp_login_time, dispatch_uid="portal.session_login_time"
+        )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         import time
@@ -100,15 +145,23 @@ class SessionIdleTimeoutMiddleware:
 
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
+            session = request.session
             now = int(time.time())
             limit = (
                 settings.SESSION_IDLE_TIMEOUT_STAFF
                 if user.is_staff
                 else settings.SESSION_IDLE_TIMEOUT_WORKER
             )
-            last = request.session.get(self.KEY)
-            if last is not None and now - int(last) > limit:
+            login_at = session.get(self.LOGIN_AT)
+            last = session.get(self.KEY)
+            expired = login_at is not None and (
+                now - int(login_at) > settings.SESSION_COOKIE_AGE
+            )
+            if expired or (last is not None and now - int(last) > limit):
                 logout(request)
             else:
-                request.session[self.KEY] = now
+                if login_at is None:
+                    session[self.LOGIN_AT] = now
+                if last is None or now - int(last) >= self.WRITE_EVERY:
+                    session[self.KEY] = now
         return self.get_response(request)

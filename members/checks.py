@@ -50,3 +50,60 @@ def check_aliyun_sms(app_configs, **kwargs) -> list[checks.CheckMessage]:
             )
         ]
     return []
+
+
+# --- Accounts (need the database: `check --deploy --database default`) -------------
+
+MAX_SUPERUSERS = 2  # security.md AC8
+# Default or shared account names (security.md AU6): nobody's own account.
+SHARED_ACCOUNT_NAMES = frozenset(
+    {"admin", "administrator", "root", "test", "tester", "guest", "user", "demo"}
+)
+SHARED_ACCOUNT_PREFIXES = ("demo_", "test_", "test-")
+
+
+@checks.register(checks.Tags.security, checks.Tags.database, deploy=True)
+def check_accounts(app_configs, databases=None, **kwargs) -> list[checks.CheckMessage]:
+    """At most two active superusers (system admins, AC8) and no active account
+    with a default or shared name, such as `seed_demo`'s `demo_admin` (AU6).
+    Database checks run only when asked for: `check --deploy --database default`."""
+    if not databases or "default" not in databases:
+        return []
+    from django.contrib.auth import get_user_model
+    from django.db import DatabaseError
+    from django.db.models import Q
+
+    users = get_user_model().objects.filter(is_active=True)
+    try:
+        superusers = users.filter(is_superuser=True).count()
+        shared = Q()
+        for name in SHARED_ACCOUNT_NAMES:
+            shared |= Q(username__iexact=name)
+        for prefix in SHARED_ACCOUNT_PREFIXES:
+            shared |= Q(username__istartswith=prefix)
+        shared_names = sorted(users.filter(shared).values_list("username", flat=True))
+    except DatabaseError:  # not migrated yet: migrate's own checks come first
+        return []
+    found = []
+    if superusers > MAX_SUPERUSERS:
+        found.append(
+            checks.Error(
+                f"{superusers} active superusers; at most {MAX_SUPERUSERS} "
+                "(system administrators only).",
+                hint="Give reviewers and auditors staff accounts with their "
+                "groups; deactivate the extra superusers.",
+                id="members.E004",
+            )
+        )
+    if shared_names:
+        found.append(
+            checks.Error(
+                "Active accounts with default or shared names: "
+                + ", ".join(shared_names[:10])
+                + ("…" if len(shared_names) > 10 else ""),
+                hint="Every account belongs to one person: deactivate these "
+                "(demo accounts come from seed_demo, for development only).",
+                id="members.E005",
+            )
+        )
+    return found

@@ -23,6 +23,27 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")  # sync Playwright + liv
 
 
 @pytest.fixture(autouse=True)
+def _task_arguments_carry_ids_only(monkeypatch):
+    """security.md LG6: broker messages and worker logs are plain text, so no
+    task is ever sent with an ID number or a mobile number in its arguments.
+    Every apply_async (delay included, eager or to a live worker) in every test
+    is checked."""
+    from celery.app.task import Task
+
+    from tests.test_pii_leak_scan import leaks
+
+    sent = Task.apply_async
+
+    def checked(self, args=None, kwargs=None, *rest, **options):
+        found = leaks(repr((args, kwargs)))
+        assert not found, f"task {self.name} sent with personal data in its arguments"
+        return sent(self, args, kwargs, *rest, **options)
+
+    monkeypatch.setattr(Task, "apply_async", checked)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """LocaleMiddleware leaves the last request's language active in the test
     thread; start and end every test in the default language."""

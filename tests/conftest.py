@@ -44,6 +44,33 @@ def _task_arguments_carry_ids_only(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _logs_carry_no_personal_data():
+    """security.md LG2: what the portal logs (through the production handler's
+    masking filter and JSON formatter) never holds an ID or mobile number.
+    Every record any test makes reach the root logger is checked."""
+    import logging
+
+    from portal.logging import JsonFormatter, MaskPersonalDataFilter
+    from tests.test_pii_leak_scan import leaks
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Keep()
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(MaskPersonalDataFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield
+    root.removeHandler(handler)
+    leaked = [line for line in lines if leaks(line)]
+    assert not leaked, f"{len(leaked)} log line(s) with an ID or mobile number"
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """LocaleMiddleware leaves the last request's language active in the test
     thread; start and end every test in the default language."""

@@ -94,3 +94,44 @@ def test_member_numbers_never_look_like_id_numbers(nanshan_gig_pool):
         member.pk = pk
         number = _member_no(member=member, org=nanshan_gig_pool, day=date(2026, 1, 1))
         assert leaks(number) == []
+
+
+def test_the_audit_log_holds_no_clear_id_or_phone(client, approved_worker, sz_tree):
+    """security.md LG2: a representative run of audited actions (a failed login
+    typed with the phone, the worker's export and request, a reviewer's search
+    by the full phone and ID number, and a reveal) leaves no ID or mobile number
+    in any audit row."""
+    from django.contrib.auth.models import Permission
+    from django.urls import reverse
+
+    from members.models import AuditLog
+    from tests.factories import make_staff
+
+    phone, id_number = "13812345678", "440305199003071236"
+    client.post("/login/", {"username": phone, "password": "wrong password 1"})
+    client.force_login(approved_worker.user)
+    step_up(client)
+    client.post("/me/export/")
+    client.post("/me/requests/", {"kind": "explanation", "note": f"我的号码{phone}"})
+    client.logout()
+    reviewer = make_staff(org=sz_tree["city"], username="rv_scan")
+    reviewer.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="members",
+            codename__in=["view_member", "change_member", "view_sensitive"],
+        )
+    )
+    login_staff(client, reviewer)
+    client.get("/admin/members/member/", {"q": phone}, follow=True)
+    client.get("/admin/members/member/", {"q": id_number}, follow=True)
+    response = client.post(
+        reverse("admin:members_member_reveal", args=[approved_worker.pk]),
+        {"field": "id_number", "reason": f"核对 {id_number}"},
+    )
+    assert response.status_code == 200 and id_number in response.content.decode()
+
+    rows = list(AuditLog.objects.values())
+    actions = {row["action"] for row in rows}
+    assert {"member_reveal", "personal_data_export", "data_request_create"} <= actions
+    for row in rows:
+        assert leaks(repr(row)) == [], row["action"]

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from members.actions.api_keys import (
     platform_key_issue,
@@ -776,7 +777,15 @@ class MembershipEventAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelA
 
 @admin.register(DataRequest)
 class DataRequestAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("kind", "member", "org", "status", "created_at", "processed_at")
+    list_display = (
+        "kind",
+        "member",
+        "org",
+        "status",
+        "created_at",
+        "answer_due_display",
+        "processed_at",
+    )
     list_filter = ("status", "kind", ("org", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("member", "org")
     actions = ("mark_done", "answer_selected", "refuse_selected")
@@ -792,6 +801,14 @@ class DataRequestAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         "processed_by",
     )
     readonly_fields = fields
+
+    @admin.display(description="答复期限")
+    def answer_due_display(self, obj: DataRequest) -> str:
+        """15 working days after the request; an open one past it is marked."""
+        due = obj.answer_due.isoformat()
+        if obj.is_overdue:
+            return format_html('<strong class="overdue">{}(已超期)</strong>', due)
+        return due if obj.status == DataRequestStatus.OPEN else "—"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -277,8 +277,23 @@ class DataRequestForm(forms.Form):
                 (DataRequestKind.DELETION, DataRequestKind.DELETION.label),
                 (DataRequestKind.WITHDRAWAL, DataRequestKind.WITHDRAWAL.label),
                 (DataRequestKind.EXPLANATION, DataRequestKind.EXPLANATION.label),
+                (DataRequestKind.CORRECTION, DataRequestKind.CORRECTION.label),
             ]
         )
+
+    def clean(self):
+        from members.models import DataRequestKind
+
+        data = super().clean()
+        if data.get("kind") == DataRequestKind.CORRECTION and not data.get("note"):
+            self.add_error(
+                "note",
+                _(
+                    "请写明哪项信息有误、应如何更正。身份证号、手机号不必写完整,"
+                    "工作人员会与你核实。"
+                ),
+            )
+        return data
 
 
 class ReasonForm(forms.Form):

@@ -358,19 +358,23 @@ def data_request(request: HttpRequest) -> HttpResponse:
             {"form": form, "data_requests": data_requests_for_user(user=request.user)},
         )
     form = DataRequestForm(request.POST)
-    if form.is_valid():
-        try:
-            data_request_create(
-                user=request.user,
-                kind=form.cleaned_data["kind"],
-                note=form.cleaned_data["note"],
-            )
-        except ApplicationError as exc:
-            messages.error(request, _(exc.message))
-        else:
-            messages.success(request, _("申请已提交,工作人员会在15个工作日内处理。"))
+    if not form.is_valid():
+        return render(
+            request,
+            "members/data_request.html",
+            {"form": form, "data_requests": data_requests_for_user(user=request.user)},
+            status=400,
+        )
+    try:
+        data_request_create(
+            user=request.user,
+            kind=form.cleaned_data["kind"],
+            note=form.cleaned_data["note"],
+        )
+    except ApplicationError as exc:
+        messages.error(request, _(exc.message))
     else:
-        messages.error(request, _("请选择申请事项。"))
+        messages.success(request, _("申请已提交,工作人员会在15个工作日内处理。"))
     return redirect("members:me")
 
 

@@ -249,6 +249,8 @@ class DataRequestKind(models.TextChoices):
     # PIPL art. 24: the worker asks why an automated check decided about them
     # (services: the nightly eligibility re-check puts enrollments under review).
     EXPLANATION = "explanation", _("要求说明自动判断的理由")
+    # PIPL art. 46: the worker asks to correct what the union holds about them.
+    CORRECTION = "correction", _("更正我的个人信息")
 
 
 class DataRequestStatus(models.TextChoices):
@@ -322,3 +324,26 @@ class DataRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.get_status_display()}"
+
+    # Answered within 15 working days (the worker is told so when asking; PIPL
+    # art. 50, GB/T 35273 §8.7 allows at most 30 days).
+    ANSWER_WORKDAYS = 15
+
+    @property
+    def answer_due(self):
+        """The last day to answer: 15 working days after the request
+        (Asia/Shanghai; portal.workdays knows the holidays)."""
+        from django.utils import timezone
+
+        from portal.workdays import add_workdays
+
+        return add_workdays(timezone.localdate(self.created_at), self.ANSWER_WORKDAYS)
+
+    @property
+    def is_overdue(self) -> bool:
+        from django.utils import timezone
+
+        return (
+            self.status == DataRequestStatus.OPEN
+            and timezone.localdate() > self.answer_due
+        )

@@ -348,8 +348,62 @@ def test_data_request_kind_has_no_default_and_is_required(client, worker_a):
     refused = client.post(reverse("members:data_request"), {"kind": "", "note": ""})
 
     assert select.split("<option", 2)[1].startswith(' value="" selected>请选择<')
-    assert refused.status_code == 302
+    assert refused.status_code == 400
+    assert "这个字段是必填项" in refused.content.decode() or "该字段是必填项" in (
+        refused.content.decode()
+    )
     assert not DataRequest.objects.exists()
+
+
+def test_a_correction_request_says_what_to_correct_and_when_it_is_answered(
+    client, worker_a, rv_nanshan, monkeypatch
+):
+    """PIPL art. 46 (security.md PI9): the worker asks to correct their data,
+    says what, and sees the date by which the union answers (15 working days);
+    staff see the same date, marked once it has passed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.workdays import add_workdays
+
+    client.force_login(worker_a)
+    step_up(client)
+    url = reverse("members:data_request")
+
+    # a correction without saying what: the form says what it needs
+    empty = client.post(url, {"kind": "correction", "note": ""})
+    assert empty.status_code == 400
+    assert "请写明哪项信息有误" in empty.content.decode()
+    assert not DataRequest.objects.exists()
+
+    # with the note (an ID number typed in full is masked in the row)
+    done = client.post(
+        url,
+        {"kind": "correction", "note": "职业应为网约车司机,身份证 440305199003071236"},
+    )
+    assert done.status_code == 302
+    request = DataRequest.objects.get()
+    assert request.kind == "correction" and request.status == "open"
+    assert "440305199003071236" not in request.note
+    due = add_workdays(timezone.localdate(request.created_at), 15)
+    assert request.answer_due == due and not request.is_overdue
+    me = client.get(reverse("members:me")).content.decode()
+    assert "更正我的个人信息" in me and f"最迟 {due:%Y-%m-%d} 答复" in me
+
+    # staff see the due date; past it, it is marked overdue
+    login_staff(client, rv_nanshan)
+    changelist = reverse("admin:members_datarequest_changelist")
+    assert due.isoformat() in client.get(changelist).content.decode()
+    real_localdate = timezone.localdate
+    monkeypatch.setattr(
+        timezone,
+        "localdate",
+        lambda value=None: (
+            due + timedelta(days=1) if value is None else real_localdate(value)
+        ),
+    )
+    assert "已超期" in client.get(changelist).content.decode()
 
 
 def test_join_form_lists_unions_by_region_not_by_id(client, sz):

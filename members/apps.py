@@ -7,4 +7,9 @@ class MembersConfig(AppConfig):
     verbose_name = "会员与组织"
 
     def ready(self) -> None:
-        from members import checks  # noqa: F401 - registers the deploy checks
+        from members import (
+            checks,  # noqa: F401 - registers the deploy checks
+            login_audit,
+        )
+
+        login_audit.connect()  # audit rows for login, failure, lockout, logout

@@ -1,5 +1,5 @@
-"""Staff sessions are usable only after the TOTP step (security.md AU4); page
-refusals are audited (LG1)."""
+"""Staff sessions are usable only after the TOTP step (security.md AU4); a
+session whose user was deactivated ends (SE4); page refusals are audited (LG1)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,30 @@ class StaffOtpRequiredMiddleware:
             reverse("set_language"),
             reverse("healthz"),
         }
+
+
+class EndedSessionMiddleware:
+    """Flush a session whose user no longer authenticates (security.md SE4).
+
+    Django's `get_user` makes such a request anonymous (an inactive user:
+    `ModelBackend.get_user` returns None; a deleted one: no row) but leaves the
+    session's data in place, so reactivating the account would bring the old
+    session back. This ends it at its first request after the deactivation: the
+    row is deleted and the cookie cleared. Runs after AuthenticationMiddleware;
+    costs no query (the user is loaded for every signed-in request anyway)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.contrib.auth import SESSION_KEY
+
+        session = getattr(request, "session", None)
+        if session is not None and SESSION_KEY in session:
+            user = getattr(request, "user", None)
+            if user is not None and not user.is_authenticated:
+                session.flush()
+        return self.get_response(request)
 
 
 class AuthorizationDenialAuditMiddleware:

@@ -119,6 +119,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A session whose user was deactivated or deleted is flushed (SE4).
+    "members.middleware.EndedSessionMiddleware",
     # request.user.is_verified(): has this session passed the TOTP step?
     "django_otp.middleware.OTPMiddleware",
     "portal.middleware.SessionIdleTimeoutMiddleware",

@@ -141,6 +141,8 @@ def test_register_journey_through_the_view(client, sms_outbox):
     assert user.phone_verified_at is not None
     assert user.check_password(PASSWORD)
     assert AuditLog.objects.filter(action="account_register", actor=user).count() == 1
+    (login,) = AuditLog.objects.filter(action="login")  # security.md LG1
+    assert login.actor == user and login.detail == {"via": "members:register"}
 
 
 def test_register_when_the_sms_gateway_fails_is_a_message_not_a_500(

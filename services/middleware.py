@@ -37,6 +37,9 @@ class StationsApiMiddleware:
             return self.get_response(request)
         from services.apis.stations import fast_response
 
+        # The host check CommonMiddleware would make (400 for a Host outside
+        # ALLOWED_HOSTS, security.md DJ3), even when no row needs an absolute URL.
+        request.get_host()
         language = translation.get_language_from_request(request)
         with translation.override(language):
             response = fast_response(request)

@@ -549,3 +549,17 @@ def test_the_payload_encoder_refuses_what_the_stdlib_encoder_refuses():
     for encode in (render_json, render_payload_json):
         with pytest.raises(TypeError):
             encode({"detail": gettext_lazy("驿站")})
+
+
+@pytest.mark.parametrize("where", ["nanshan", "nowhere"])
+def test_an_unknown_host_is_refused_with_or_without_results(client, stations, where):
+    """security.md DJ3: the fast path checks the Host as CommonMiddleware would,
+    also when no row needs an absolute URL (the empty answer)."""
+    lat, lng = (NANSHAN if where == "nanshan" else (45.0, 90.0))[:2]
+    url = f"/api/v1/stations/?lat={lat}&lng={lng}"
+
+    refused = client.get(url, HTTP_HOST="evil.example")
+    allowed = client.get(url)
+
+    assert refused.status_code == 400
+    assert allowed.status_code == 200

@@ -333,3 +333,28 @@ def rewrap(path: Path) -> bool:
             tmp.unlink(missing_ok=True)
             raise
     return True
+
+
+def rewrap_tree(root: Path, *, dry_run: bool = False) -> int:
+    """`rewrap` every encrypted file under `root` whose data key is not under
+    the primary key (plaintext files are left alone); returns how many were (or,
+    with dry_run, would be) rewrapped. Used by `manage.py rotate_field_keys`."""
+    primary, _ = keyring()
+    count = 0
+    root = Path(root)
+    if not root.is_dir():
+        return 0
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            if name.startswith(".rewrap-"):
+                continue
+            path = Path(dirpath) / name
+            try:
+                key_id = key_id_of_file(path)
+            except (FileNotFoundError, FileIntegrityError):
+                continue  # deleted meanwhile, or damaged: its reader reports it
+            if key_id is None or key_id == primary:
+                continue
+            if dry_run or rewrap(path):
+                count += 1
+    return count

@@ -110,7 +110,7 @@ def open_batch_file(path: Path):
     return open_private(path, legacy=_legacy_csv)
 
 
-FILE_DAMAGED = "暂存文件已损坏或被改动,批次未导入该文件的数据,请重新上传。"
+FILE_DAMAGED = "暂存文件已损坏或被改动,批次已停止处理,请重新上传。"
 FILE_UNREADABLE = "暂存文件无法读取。"
 
 

@@ -75,6 +75,8 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 # Keys for personal data at rest (see portal/crypto.py). FIELD_ENCRYPTION_KEYS is a
 # comma-separated list of `key_id:base64url(32 bytes)`; the first encrypts, all
 # decrypt, so a new key goes first and `manage.py rotate_field_keys` re-encrypts.
+# They also wrap the per-file data keys of private files (portal/filecrypt.py);
+# the same command rewraps those, so drop an old key only after it has run.
 FIELD_ENCRYPTION_KEYS = envlist("FIELD_ENCRYPTION_KEYS")
 BLIND_INDEX_KEY = os.getenv("BLIND_INDEX_KEY", "")
 if not FIELD_ENCRYPTION_KEYS or not BLIND_INDEX_KEY:

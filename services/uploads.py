@@ -5,6 +5,11 @@ refuses a request whose Content-Length is already too big before reading it
 (413), writes the `file` part straight into the batch directory in 64 KiB pieces
 while hashing it, and stops with 413 as soon as the part passes the limit. Only
 the first 64 KiB are ever inspected in memory (encoding, header, binary).
+
+The file is encrypted as it is written (portal/filecrypt, security.md FU5): the
+plaintext exists only in the request's 64 KiB pieces and the segment being
+filled. This handler is the endpoint's only upload handler, so Django's
+TemporaryFileUploadHandler never writes the upload to FILE_UPLOAD_TEMP_DIR.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+from portal.filecrypt import EncryptingWriter
 from services.actions.batch_rows import CSV_HEADER
 from services.actions.batches import batch_storage_dir
 
@@ -80,7 +86,7 @@ class BatchUploadHandler(FileUploadHandler):
         if field_name != "file" or self._fh is not None:
             return  # only one `file` part is staged; others are dropped
         self._path = batch_storage_dir() / f"incoming-{uuid.uuid4().hex}.csv"
-        self._fh = self._path.open("wb")
+        self._fh = EncryptingWriter(self._path)
         self._hash = hashlib.sha256()
         self._size = 0
         self._head = b""
@@ -115,8 +121,8 @@ class BatchUploadHandler(FileUploadHandler):
         self._abort()
 
     def _abort(self) -> None:
-        if self._fh is not None and not self._fh.closed:
-            self._fh.close()
+        if self._fh is not None:
+            self._fh.abort()
         if self._path is not None:
             self._path.unlink(missing_ok=True)
 

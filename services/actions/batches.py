@@ -20,6 +20,7 @@ is exact whatever the apply order.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import io
 import json
@@ -39,8 +40,10 @@ from django.utils import timezone
 from members.audit import audit_record
 from members.models import Member, MemberStatus, Notification, Platform, PlatformRider
 from portal.exceptions import ApplicationError
+from portal.filecrypt import FileIntegrityError, open_private
 from services.actions.batch_rows import (
     CSV_COLUMNS,
+    CSV_HEADER,
     STAGE_COLUMNS,
     RowContext,
     copy_lines,
@@ -87,6 +90,28 @@ def batch_storage_dir() -> Path:
 
 def batch_file_abspath(batch: EnrollmentBatch) -> Path:
     return batch_storage_dir() / batch.file_path
+
+
+def _legacy_csv(start: bytes) -> bool:
+    """A batch file stored before encryption (a deploy in the middle of a batch)
+    is read as it is only if it begins with the CSV header, as every accepted
+    upload did; an encrypted file with a changed first byte does not."""
+    header = CSV_HEADER.encode()
+    start = start.removeprefix(codecs.BOM_UTF8)
+    return start.startswith(header) and start[len(header) : len(header) + 1] in (
+        b"\r",
+        b"\n",
+    )
+
+
+def open_batch_file(path: Path):
+    """The plaintext of a staged batch file (binary, seekable, read in 64 KiB
+    segments; security.md FU5). FileIntegrityError when it was changed or cut."""
+    return open_private(path, legacy=_legacy_csv)
+
+
+FILE_DAMAGED = "暂存文件已损坏或被改动,批次已停止处理,请重新上传。"
+FILE_UNREADABLE = "暂存文件无法读取。"
 
 
 # --- coverage period ---
@@ -169,7 +194,7 @@ def _scan_chunks(
     (the fifth alone on one core). With 1, chunks are full and the last one
     takes the rest."""
     ends = array("q")  # byte offset after each record (8 bytes a row)
-    with path.open("rb") as fh:
+    with open_batch_file(path) as fh:
         header = fh.readline()
         offset = len(header)
         open_quote = False
@@ -233,11 +258,9 @@ def batch_split(
                     parallel=parallel
                     or getattr(settings, "PLATFORM_BATCH_PARALLEL", PARALLEL),
                 )
-            except OSError as exc:
-                batch.status = BatchStatus.FAILED
-                batch.failure_reason = "暂存文件无法读取。"
-                batch.finished_at = timezone.now()
-                batch.save(update_fields=["status", "failure_reason", "finished_at"])
+            except (OSError, FileIntegrityError) as exc:
+                damaged = isinstance(exc, FileIntegrityError)
+                _fail_batch(batch, FILE_DAMAGED if damaged else FILE_UNREADABLE)
                 logger.error("batch %s: staged file unreadable: %s", batch.pk, exc)
                 return None
             EnrollmentBatchChunk.objects.bulk_create(
@@ -283,10 +306,25 @@ def _next_open_chunk(*, batch_id: int) -> int | None:
 # --- processing a chunk ---
 
 
+def _fail_batch(batch: EnrollmentBatch, reason: str) -> None:
+    batch.status = BatchStatus.FAILED
+    batch.failure_reason = reason
+    batch.finished_at = timezone.now()
+    batch.save(update_fields=["status", "failure_reason", "finished_at"])
+    from services.tasks.batches import batch_cleanup as batch_cleanup_task
+
+    transaction.on_commit(lambda: batch_cleanup_task.delay(batch.pk))
+
+
 def _read_chunk_rows(batch: EnrollmentBatch, chunk: EnrollmentBatchChunk):
-    with batch_file_abspath(batch).open("rb") as fh:
+    """The chunk's records. Only the segments holding its byte range are
+    decrypted; FileIntegrityError when any of them fails or the range is cut."""
+    length = chunk.end_offset - chunk.start_offset
+    with open_batch_file(batch_file_abspath(batch)) as fh:
         fh.seek(chunk.start_offset)
-        raw = fh.read(chunk.end_offset - chunk.start_offset)
+        raw = fh.read(length)
+    if len(raw) != length:
+        raise FileIntegrityError("chunk range past the end of the file")
     text = raw.decode(batch.file_encoding or "utf-8", errors="replace")
     del raw
     return csv_records(text)
@@ -334,13 +372,27 @@ def batch_chunk_stage(*, chunk_id: int) -> bool:
         now = timezone.now()
         ctx = RowContext(today=timezone.localdate(now), now=now)
         timer = _StepTimer()
+        try:
+            rows = _read_chunk_rows(batch, chunk)
+        except FileIntegrityError as exc:
+            # Split decrypted the whole file, so this is a change made since:
+            # fail the batch (rows of chunks applied already stay, counted).
+            # An OSError still goes to the task's retry, as before.
+            _fail_batch(batch, FILE_DAMAGED)
+            logger.error(
+                "batch %s chunk %s: staged file unreadable: %s",
+                batch.pk,
+                chunk.index,
+                exc,
+            )
+            return False
         with connection.cursor() as cursor:
             _chunk_session(cursor)
             stage_into(
                 cursor,
                 batch_id=batch.pk,
                 first_row=chunk.first_row,
-                rows=_read_chunk_rows(batch, chunk),
+                rows=rows,
                 ctx=ctx,
             )
             timer.lap("parse+copy")

@@ -12,11 +12,17 @@ and encrypted again with the field's purpose, and written back only if the
 column still holds what was read (`... WHERE pk = %s AND col = %s`): a row the
 application changed meanwhile is left alone (it is already under the new key).
 Idempotent: a second run finds nothing to do. One audit row records the counts.
+
+Encrypted files under PRIVATE_STORAGE_ROOT (batch CSVs, portal/filecrypt) keep
+their body; only the per-file data key in their header is sealed again under
+the new key (`rewrap_tree`). Files written while the command runs are already
+under the new key.
 """
 
 from __future__ import annotations
 
 from django.apps import apps
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
@@ -28,6 +34,7 @@ from portal.crypto import (
     encrypt,
     primary_key_id,
 )
+from portal.filecrypt import rewrap_tree
 
 
 def encrypted_fields() -> list[tuple[type, list[EncryptedTextField]]]:
@@ -99,6 +106,7 @@ class Command(BaseCommand):
             counts[model._meta.label] = rotate_model(
                 model, fields, prefix=prefix, batch=max(1, batch), dry_run=dry_run
             )
+        counts["files"] = rewrap_tree(settings.PRIVATE_STORAGE_ROOT, dry_run=dry_run)
         verb = "to re-encrypt" if dry_run else "re-encrypted"
         for label, count in counts.items():
             self.stdout.write(f"{label}\t{verb}: {count}")

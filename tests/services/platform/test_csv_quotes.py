@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from portal.filecrypt import EncryptingWriter
 from services.actions.batch_rows import MSG, csv_records
 from services.actions.batches import _scan_chunks
 from services.models import BatchRowError, EnrollmentBatch, EnrollmentBatchChunk
@@ -134,7 +135,8 @@ def test_splitter_and_reader_agree_on_every_record(tmp_path_factory, lines, chun
     # given: any file of short lines made of quotes, commas, CRs and text
     path = tmp_path_factory.mktemp("csv") / "f.csv"
     data = ("header\n" + "\n".join(lines) + ("\n" if lines else "")).encode()
-    path.write_bytes(data)
+    with EncryptingWriter(path) as out:  # as the upload handler stores it
+        out.write(data)
 
     # when: it is cut into chunks and each chunk is read
     ranges, total = _scan_chunks(path, chunk_rows=chunk_rows)

@@ -4,7 +4,6 @@ request and per read of a rider's (personal) data."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from members.actions.api_keys import platform_key_use_record
 from members.models import AuditLog, PlatformApiUsage, PlatformRider
 from tests.factories import make_member
+from tests.test_pii_leak_scan import leaks
 
 pytestmark = pytest.mark.django_db
 
@@ -111,8 +111,7 @@ def test_usage_audit_rows_hold_no_raw_personal_data(alpha, program):
     text = " ".join(
         f"{a.object_id} {a.reason} {a.detail}" for a in AuditLog.objects.all()
     )
-    assert not re.search(r"1[3-9]\d{9}", text)  # no phone number
-    assert not re.search(r"\d{17}[\dXx]", text)  # no ID number
+    assert leaks(text) == []  # no phone or ID number
     assert "A1" not in text  # not even the platform's rider id
 
 
@@ -138,3 +137,14 @@ def test_usage_admin_lists_buckets_read_only(client, alpha, program):
     assert listing.status_code == 200
     assert "services-api:rider-detail" in listing.content.decode()
     assert add.status_code == 403
+
+
+def test_key_prefixes_never_read_as_a_phone_number(monkeypatch):
+    """A random hex prefix of 11 digits would be masked in logs as a mobile
+    number: such draws are thrown away."""
+    from members.actions import api_keys
+
+    draws = iter(["13812345678a", "0187310121a5"])
+    monkeypatch.setattr(api_keys.secrets, "token_hex", lambda n: next(draws))
+
+    assert api_keys.new_key_prefix() == "0187310121a5"

@@ -343,12 +343,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_USERNAME_CALLABLE = "members.auth.axes_username"
 AXES_LOCKOUT_TEMPLATE = "members/lockout.html"
-AXES_IPWARE_PROXY_COUNT = envint("PROXY_COUNT", "0") or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
-    if envint("PROXY_COUNT", "0")
-    else ["REMOTE_ADDR"]
-)
+# The address axes counts is the one the rest of the portal trusts (the login
+# rate limit, throttles, audit): X-Forwarded-For only for PROXY_COUNT hops. The
+# AXES_IPWARE_* settings need django-ipware, which is not installed: without
+# this, axes counted REMOTE_ADDR, i.e. the proxy, for every client.
+AXES_CLIENT_IP_CALLABLE = "portal.middleware.client_ip"
 
 # --- Sessions, cookies and transport security ---
 SECURE_COOKIES = envbool("SECURE_COOKIES", "False" if DEBUG else "True")

@@ -202,3 +202,50 @@ def test_hostile_names_stay_data_in_the_database(sz_tree):
 
     assert Member.objects.get(pk=member.pk).name == "x'); DROP TABLE members;--"
     assert Station.objects.filter(name__contains="{{ 7*7 }}").get() == station
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_hostile_request_notes_reasons_and_answers_are_escaped(
+    client, payload, nanshan_gig_pool, nanshan
+):
+    """B7's other free text: a worker's data-request note, a reviewer's refusal
+    reason and answer, and an application's reject reason, on the worker's
+    pages and in the admin."""
+    from members.actions.joining import application_reject
+    from members.actions.people import data_request_create, data_request_process
+    from members.models import DataRequest
+    from tests.factories import step_up
+
+    reviewer = make_staff(org=nanshan, perms=REVIEWER_PERMS, username="rv_b7")
+    login_staff(client, reviewer)
+    # an application refused with the payload as its reason
+    applicant = make_verified_user()
+    application = submit_application(user=applicant, org=nanshan_gig_pool)
+    application_reject(application_id=application.pk, reviewer=reviewer, reason=payload)
+    # a member's request with the payload as its note, answered with it
+    member = make_member(user=make_verified_user(), org=nanshan_gig_pool)
+    request = data_request_create(user=member.user, kind="explanation", note=payload)
+    data_request_process(
+        request_id=request.pk, staff=reviewer, status="done", response=payload
+    )
+    assert DataRequest.objects.get().response == payload
+
+    # admin: the request list and change page, the application list and page
+    for url in (
+        reverse("admin:members_datarequest_changelist"),
+        reverse("admin:members_datarequest_change", args=[request.pk]),
+        reverse("admin:members_membershipapplication_change", args=[application.pk]),
+    ):
+        _assert_no_live_tag(_body(client.get(url)), payload)
+
+    # the worker who asked, and the refused applicant, on their own pages
+    for user in (member.user, applicant):
+        client.force_login(user)
+        step_up(client)
+        for url in ("/me/", "/me/requests/", "/join/", "/messages/"):
+            response = client.get(url)
+            if response.status_code == 302:  # /join/ for a member
+                continue
+            _assert_no_live_tag(_body(response), payload)
+    client.force_login(applicant)
+    assert ESCAPED[payload] in _body(client.get("/me/"))

@@ -297,3 +297,31 @@ def test_every_password_rule_speaks_chinese_and_english(password):
     assert all(re.search(r"[\u4e00-\u9fff]", m) for m in zh.value.messages)
     assert not any(re.search(r"[a-zA-Z]{4}", m) for m in zh.value.messages)
     assert not any(re.search(r"[\u4e00-\u9fff]", m) for m in en.value.messages)
+
+
+@pytest.mark.parametrize(
+    "passphrase",
+    [
+        "送完最后一单回家路上买两个包子给孩子当明天的早饭然后早点睡觉明天还要早起接着跑单子加油呀朋友们一起加油吧再来十个字凑齐六十四个字",
+        "correct horse battery staple and a long ride home in the rain 64",
+    ],
+)
+def test_register_accepts_a_64_character_passphrase(client, sms_outbox, passphrase):
+    """security.md AU1: at least 64 characters allowed, no composition rules."""
+    assert len(passphrase) == 64
+    url = reverse("members:register")
+    client.post(url, {"phone": PHONE, "action": "send_code"})
+
+    response = client.post(
+        url,
+        {
+            "phone": PHONE,
+            "code": _code(sms_outbox),
+            "password1": passphrase,
+            "password2": passphrase,
+            "action": "register",
+        },
+    )
+
+    assert response.status_code == 302, response.context["form"].errors
+    assert User.objects.get().check_password(passphrase)

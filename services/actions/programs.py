@@ -647,11 +647,11 @@ def programs_renew(*, on: date) -> RenewResult:
     - No renewal past the program's `ends_on`, nor for a program not running
       on `on`: a decision about the program, not about a person.
 
-    Idempotent: enrollments already renewed (a row for the next period in any
-    status) are not judged again, inserts are ON CONFLICT DO NOTHING, and
-    notices have dedupe keys (`enrollment-review:…`, and
-    `enrollment-ending:<enrollment id>:<30|7>`), so a second run changes
-    nothing. Reminders for a cover under review say so
+    Idempotent: a row judged "no" is under review (not active) on the next run,
+    inserts are ON CONFLICT DO NOTHING (a row for the next period in any status,
+    e.g. withdrawn, is left alone), and notices have dedupe keys
+    (`enrollment-review:…`, `enrollment-ending:<enrollment id>:<30|7>`), so a
+    second run changes nothing. Reminders for a cover under review say so
     (`programs.coverage_ending_under_review`) instead of only that it ends."""
     _lock()
     run_key = uuid4().hex
@@ -659,13 +659,6 @@ def programs_renew(*, on: date) -> RenewResult:
     active = EnrollmentStatus.ACTIVE.value
     flagged = 0
     renewable: list[tuple[Program, date, date, date]] = []
-    # Judges only rows not yet renewed: a successor (any status, e.g. withdrawn)
-    # is what ON CONFLICT would find.
-    no_successor = (
-        f"NOT EXISTS (SELECT 1 FROM {T_ENROLLMENT} n"  # noqa: S608
-        " WHERE n.member_id = e.member_id AND n.program_id = e.program_id"
-        " AND n.period_start = %s)"
-    )
     with connection.cursor() as cursor:
         for program in Program.objects.prefetch_related(programs_with_rules()):
             if not program.is_running_on(on):
@@ -693,8 +686,8 @@ def programs_renew(*, on: date) -> RenewResult:
                     on=on,
                     run_key=run_key,
                     now=now,
-                    scope=f"e.period_end = %s AND {no_successor}",
-                    scope_params=[_d(period_end), _d(next_start)],
+                    scope="e.period_end = %s",
+                    scope_params=[_d(period_end)],
                 )
                 renewable.append((program, period_end, next_start, next_end))
         # Usually none (the re-check came first); analyse only after a night
@@ -714,7 +707,6 @@ def programs_renew(*, on: date) -> RenewResult:
                 " e.platform_id, %s, %s"
                 f" FROM {T_ENROLLMENT} e"
                 " WHERE e.program_id = %s AND e.status = %s AND e.period_end = %s"
-                f" AND {no_successor}"
                 " ON CONFLICT (member_id, program_id, period_start) DO NOTHING",
                 [
                     _d(next_start),
@@ -726,7 +718,6 @@ def programs_renew(*, on: date) -> RenewResult:
                     program.pk,
                     active,
                     _d(period_end),
-                    _d(next_start),
                 ],
             )
         # History for the rows this run created (they carry its timestamp);

@@ -58,6 +58,16 @@ TEMPLATES = [
         text="您的{program_name}保障将于{period_end}到期(还有{days_before}天),"
         "仍符合条件的会员将自动续保。",
     ),
+    # The same reminder for a cover under review (PIPL art. 24): it is not
+    # renewed while staff review it, and the worker should know why.
+    NoticeTemplate(
+        code="programs.coverage_ending_under_review",
+        title="{program_name}即将到期(待人工复核)",
+        text="您的{program_name}保障将于{period_end}到期(还有{days_before}天)。"
+        "自动核查发现您可能不再符合参加条件,工作人员正在人工复核,复核期间保障继续有效;"
+        "复核恢复保障的,将自动续保。您可在门户“我的保障”查看原因,"
+        "并可要求说明自动判断的理由,或拨打12351咨询。",
+    ),
 ]
 
 

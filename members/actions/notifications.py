@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
-from django.utils import timezone
+from django.db.models import Choices, F, QuerySet
+from django.utils import timezone, translation
 
 from members.audit import audit_record
 from members.models import (
@@ -61,6 +61,15 @@ class NoticeSpec:
     due_at: datetime | None = None
     # Send to this number instead of the recipient's own (encrypted at rest).
     to_phone: str = ""
+
+
+def choice_label(choices: type[Choices], value: str) -> str:
+    """A choice's Chinese label for a notice's params (SMS templates are
+    approved in Chinese; the reader sees 退会 or 要求说明自动判断的理由, not
+    `withdrawal` or `explanation`). Stored in the params, so the text does not
+    depend on the language active when the notice is rendered."""
+    with translation.override("zh-hans"):
+        return str(choices(value).label)
 
 
 def notification_enqueue(

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from members.actions.notifications import notification_enqueue
+from members.actions.notifications import choice_label, notification_enqueue
 from members.actions.retention import applications_delete, members_anonymise
 from members.audit import audit_record
 from members.exports import export_sections
@@ -250,16 +250,9 @@ def data_request_create(*, user: User, kind: str, note: str = "") -> DataRequest
         template_code="data_request_received",
         dedupe_key=f"data_request_received:{request.pk}",
         user=user,
-        params={"request_id": request.pk, "kind": _label(DataRequestKind, kind)},
+        params={"request_id": request.pk, "kind": choice_label(DataRequestKind, kind)},
     )
     return request
-
-
-def _label(choices, value: str) -> str:
-    """A choice's Chinese label for a notice (SMS templates are approved in
-    Chinese; the worker reads 退会, not `withdrawal`)."""
-    with translation.override("zh-hans"):
-        return str(choices(value).label)
 
 
 @transaction.atomic
@@ -347,8 +340,8 @@ def data_request_process(
         user=request.user,
         params={
             "request_id": request.pk,
-            "kind": _label(DataRequestKind, request.kind),
-            "status": _label(DataRequestStatus, status),
+            "kind": choice_label(DataRequestKind, request.kind),
+            "status": choice_label(DataRequestStatus, status),
             "response": response,
         },
     )

@@ -11,10 +11,15 @@ from django.contrib.auth.models import Permission
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from members.actions.notifications import NoticeSpec, notifications_enqueue_many
+from members.actions.notifications import (
+    NoticeSpec,
+    choice_label,
+    notifications_enqueue_many,
+)
 from members.models import (
     ApplicationStatus,
     DataRequest,
+    DataRequestKind,
     DataRequestStatus,
     MembershipApplication,
     NotificationCategory,
@@ -125,7 +130,7 @@ def data_request_reminders_enqueue(*, now: datetime | None = None) -> int:
                     dedupe_key=f"data_request_overdue:{request.pk}:{staff_id}",
                     params={
                         "request_id": request.pk,
-                        "kind": request.kind,
+                        "kind": choice_label(DataRequestKind, request.kind),
                         "opened_on": opened.date().isoformat(),
                         "open_days": (now - request.created_at).days,
                     },

@@ -64,17 +64,19 @@ REASON_REVIEW_RESTORED = gettext_noop("经工作人员复核恢复保障")
 # Event reasons for the admin's history only ("本人报名参加" is also the
 # enrollment-mode label, translated "Sign-up required": not marked here).
 REASON_RENEWED = "仍符合条件,自动续保"
+REASON_RENEWED_RESTORED = "经工作人员复核恢复保障,自动续保"
 REASON_ENROLLED = "本人报名参加"
 
 # Template codes written to the outbox (members.models.Notification).
 TEMPLATE_ENROLLED = "programs.enrolled"
-# The nightly re-check never lapses anyone (PIPL art. 24): it puts enrollments
-# under review and tells the worker; only staff confirm a lapse.
+# No nightly job lapses anyone (PIPL art. 24): the re-check and the renewal put
+# enrollments under review and tell the worker; only staff confirm a lapse.
 TEMPLATE_UNDER_REVIEW = "programs.enrollment_under_review"
 TEMPLATE_LAPSED = "programs.enrollment_lapsed_reviewed"
 TEMPLATE_RESTORED = "programs.enrollment_restored"
 TEMPLATE_WITHDRAWN = "programs.enrollment_withdrawn"
 TEMPLATE_ENDING = "programs.coverage_ending"
+TEMPLATE_ENDING_UNDER_REVIEW = "programs.coverage_ending_under_review"
 REMINDER_OFFSETS = (30, 7)
 
 _LOCK_KEY = zlib.crc32(b"services.programs.nightly")
@@ -285,6 +287,8 @@ class RecheckResult:
 @dataclass(frozen=True)
 class RenewResult:
     renewed: int
+    under_review: int  # failed at renewal time: needs_review, not renewed
+    notices: int  # their under-review SMS (one per member)
     reminders: int
 
 
@@ -362,8 +366,6 @@ def programs_recheck(*, on: date) -> RecheckResult:
     _lock()
     run_key = uuid4().hex
     now = timezone.now()
-    active = EnrollmentStatus.ACTIVE.value
-    review = EnrollmentStatus.NEEDS_REVIEW.value
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {T_EVENT} (enrollment_id, from_status, to_status, reason,"  # noqa: S608
@@ -376,94 +378,137 @@ def programs_recheck(*, on: date) -> RecheckResult:
                 EnrollmentEventSource.NIGHTLY.value,
                 run_key,
                 _dt(now),
-                active,
-                review,
+                EnrollmentStatus.ACTIVE.value,
+                EnrollmentStatus.NEEDS_REVIEW.value,
                 _d(on),
             ],
         )
         ended = cursor.rowcount
         for program in Program.objects.prefetch_related(programs_with_rules()):
-            reasons, reason_params = program_reasons_expression(program=program, on=on)
-            # One pass over the program's active enrollments joined to their
-            # members; MATERIALIZED so the rules are evaluated once per row.
-            cursor.execute(
-                "WITH judged AS MATERIALIZED ("  # noqa: S608
-                f" SELECT e.id AS enrollment_id, {reasons} AS reasons"
-                f" FROM {T_ENROLLMENT} e JOIN {T_MEMBER} m ON m.id = e.member_id"
-                " WHERE e.program_id = %s AND e.status = %s AND e.period_end >= %s"
-                " AND e.restored_on IS NULL)"
-                f" INSERT INTO {T_EVENT} (enrollment_id, from_status, to_status,"
-                " reason, source, run_key, created_at)"
-                " SELECT j.enrollment_id, %s, %s, SUBSTR(j.reasons, 2, 300), %s, %s, %s"
-                " FROM judged j WHERE j.reasons <> ''",
-                [
-                    *reason_params,
-                    program.pk,
-                    active,
-                    _d(on),
-                    active,
-                    review,
-                    EnrollmentEventSource.NIGHTLY.value,
-                    run_key,
-                    _dt(now),
-                ],
+            _judge_into_review(
+                cursor,
+                program=program,
+                on=on,
+                run_key=run_key,
+                now=now,
+                scope="e.period_end >= %s",
+                scope_params=[_d(on)],
             )
-        if _is_pg():
-            # The planner has no statistics for the rows just inserted (it
-            # guesses one per run_key) and would join them row by row; a
-            # sample-based ANALYZE is cheap and counts this transaction's rows.
-            cursor.execute(f"ANALYZE {T_EVENT}")
-        cursor.execute(
-            f"UPDATE {T_ENROLLMENT} SET status = ev.to_status,"  # noqa: S608
-            " status_reason = ev.reason, updated_at = %s"
-            f" FROM {T_EVENT} ev WHERE ev.enrollment_id = {T_ENROLLMENT}.id"
-            f" AND ev.run_key = %s AND {T_ENROLLMENT}.status = ev.from_status",
-            [_dt(now), run_key],
-        )
         # (Python's sqlite3 reports no rowcount for WITH ... INSERT, so count
         # the reviews here: every event of this run moved exactly one row.)
-        under_review = cursor.rowcount - ended
-        programs_json = _sql_json_agg(
-            _sql_json_object(
-                [
-                    ("code", "p.code"),
-                    ("name", "p.name"),
-                    ("enrollment_id", "e.id"),
-                    ("reasons", "ev.reason"),
-                ]
-            ),
-            "e.id",
-        )
-        params_sql = _sql_jsonb(
-            _sql_json_object(
-                [("programs", programs_json), ("findings", _sql_findings())]
-            )
-        )
-        cursor.execute(
-            f"INSERT INTO {T_NOTICE} ({NOTICE_COLUMNS})"  # noqa: S608
-            f" SELECT m.user_id, m.id, %s, %s, %s, {params_sql},"
-            " %s || CAST(MIN(e.id) AS TEXT) || %s, %s, %s, 0, '', %s"
-            f" FROM {T_EVENT} ev JOIN {T_ENROLLMENT} e ON e.id = ev.enrollment_id"
-            f" JOIN {T_MEMBER} m ON m.id = e.member_id"
-            f" JOIN {T_PROGRAM} p ON p.id = e.program_id"
-            " WHERE ev.run_key = %s AND ev.to_status = %s"
-            " GROUP BY m.id, m.user_id"
-            " ON CONFLICT (dedupe_key) DO NOTHING",
-            [
-                NotificationChannel.SMS.value,
-                NotificationCategory.SERVICE.value,
-                TEMPLATE_UNDER_REVIEW,
-                "enrollment-review:",
-                f":{on.isoformat()}",
-                _dt(now),
-                NotificationStatus.PENDING.value,
-                _dt(now),
-                run_key,
-                review,
-            ],
-        )
-        notices = cursor.rowcount
+        under_review = _apply_run(cursor, run_key=run_key, now=now) - ended
+        notices = _notify_under_review(cursor, run_key=run_key, on=on, now=now)
     return RecheckResult(ended=ended, under_review=under_review, notices=notices)
+
+
+# The parts of an automated "no" (PIPL art. 24) that the re-check and the renewal
+# share: judge into `needs_review` history rows tagged with the run's key, move
+# the enrollments, tell each member once.
+
+
+def _judge_into_review(
+    cursor,
+    *,
+    program: Program,
+    on: date,
+    run_key: str,
+    now,
+    scope: str,
+    scope_params: list,
+) -> int:
+    """One pass over the program's active enrollments matching `scope` (SQL
+    over `e`), joined to their members: a `needs_review` history row with the
+    reasons for each whose member fails a rule on `on`. Rows staff restored
+    for their period (`restored_on`) are not judged. Returns the row count
+    (PostgreSQL; SQLite reports none for WITH ... INSERT)."""
+    reasons, reason_params = program_reasons_expression(program=program, on=on)
+    # MATERIALIZED so the rules are evaluated once per row.
+    cursor.execute(
+        "WITH judged AS MATERIALIZED ("  # noqa: S608
+        f" SELECT e.id AS enrollment_id, {reasons} AS reasons"
+        f" FROM {T_ENROLLMENT} e JOIN {T_MEMBER} m ON m.id = e.member_id"
+        " WHERE e.program_id = %s AND e.status = %s AND e.restored_on IS NULL"
+        f" AND {scope})"
+        f" INSERT INTO {T_EVENT} (enrollment_id, from_status, to_status,"
+        " reason, source, run_key, created_at)"
+        " SELECT j.enrollment_id, %s, %s, SUBSTR(j.reasons, 2, 300), %s, %s, %s"
+        " FROM judged j WHERE j.reasons <> ''",
+        [
+            *reason_params,
+            program.pk,
+            EnrollmentStatus.ACTIVE.value,
+            *scope_params,
+            EnrollmentStatus.ACTIVE.value,
+            EnrollmentStatus.NEEDS_REVIEW.value,
+            EnrollmentEventSource.NIGHTLY.value,
+            run_key,
+            _dt(now),
+        ],
+    )
+    return max(cursor.rowcount, 0)
+
+
+def _apply_run(cursor, *, run_key: str, now, analyze: bool = True) -> int:
+    """Move every enrollment this run wrote a history row for, if it is still
+    in the row's from_status; returns how many moved."""
+    if analyze and _is_pg():
+        # The planner has no statistics for the rows just inserted (it
+        # guesses one per run_key) and would join them row by row; a
+        # sample-based ANALYZE is cheap and counts this transaction's rows.
+        cursor.execute(f"ANALYZE {T_EVENT}")
+    cursor.execute(
+        f"UPDATE {T_ENROLLMENT} SET status = ev.to_status,"  # noqa: S608
+        " status_reason = ev.reason, updated_at = %s"
+        f" FROM {T_EVENT} ev WHERE ev.enrollment_id = {T_ENROLLMENT}.id"
+        f" AND ev.run_key = %s AND {T_ENROLLMENT}.status = ev.from_status",
+        [_dt(now), run_key],
+    )
+    return cursor.rowcount
+
+
+def _notify_under_review(cursor, *, run_key: str, on: date, now) -> int:
+    """One SMS per member whose enrollments this run put under review
+    (programs.enrollment_under_review: what the check found, coverage
+    continues, the worker may ask for an explanation). Dedupe key
+    `enrollment-review:<lowest enrollment id in this run>:<on>`."""
+    programs_json = _sql_json_agg(
+        _sql_json_object(
+            [
+                ("code", "p.code"),
+                ("name", "p.name"),
+                ("enrollment_id", "e.id"),
+                ("reasons", "ev.reason"),
+            ]
+        ),
+        "e.id",
+    )
+    params_sql = _sql_jsonb(
+        _sql_json_object([("programs", programs_json), ("findings", _sql_findings())])
+    )
+    cursor.execute(
+        f"INSERT INTO {T_NOTICE} ({NOTICE_COLUMNS})"  # noqa: S608
+        f" SELECT m.user_id, m.id, %s, %s, %s, {params_sql},"
+        " %s || CAST(MIN(e.id) AS TEXT) || %s, %s, %s, 0, '', %s"
+        f" FROM {T_EVENT} ev JOIN {T_ENROLLMENT} e ON e.id = ev.enrollment_id"
+        f" JOIN {T_MEMBER} m ON m.id = e.member_id"
+        f" JOIN {T_PROGRAM} p ON p.id = e.program_id"
+        " WHERE ev.run_key = %s AND ev.to_status = %s"
+        " GROUP BY m.id, m.user_id"
+        " ON CONFLICT (dedupe_key) DO NOTHING",
+        [
+            NotificationChannel.SMS.value,
+            NotificationCategory.SERVICE.value,
+            TEMPLATE_UNDER_REVIEW,
+            "enrollment-review:",
+            f":{on.isoformat()}",
+            _dt(now),
+            NotificationStatus.PENDING.value,
+            _dt(now),
+            run_key,
+            EnrollmentStatus.NEEDS_REVIEW.value,
+        ],
+    )
+    return cursor.rowcount
 
 
 def _sql_findings() -> str:
@@ -481,7 +526,8 @@ def _sql_findings() -> str:
 
 @transaction.atomic
 def enrollment_review_confirm(*, enrollment_id: int, reviewer: User) -> Enrollment:
-    """确认失效: staff agree with the nightly check; `needs_review → lapsed`.
+    """确认失效: staff agree with the nightly check or the renewal;
+    `needs_review → lapsed` (so it is not renewed either).
     The automated reasons stay in status_reason; the event names the reviewer;
     audit `program.review_confirm`; the worker gets an SMS notice."""
     return _review_decide(
@@ -493,11 +539,13 @@ def enrollment_review_confirm(*, enrollment_id: int, reviewer: User) -> Enrollme
 
 @transaction.atomic
 def enrollment_review_restore(*, enrollment_id: int, reviewer: User) -> Enrollment:
-    """恢复保障: staff overrule the nightly check; `needs_review → active`,
-    audit `program.review_restore`, an inbox notice to the worker. The decision
-    holds for the enrollment's period (`restored_on`: the nightly check skips
-    it, so the worker is not flagged and messaged again every night); the
-    renewal into the next period is judged anew."""
+    """恢复保障: staff overrule the nightly check or the renewal;
+    `needs_review → active`, audit `program.review_restore`, an inbox notice to
+    the worker. The decision holds for the enrollment's period (`restored_on`:
+    the nightly check skips it, so the worker is not flagged and messaged again
+    every night) and the next renewal run inside the window renews it without
+    judging it; the next period's enrollment is judged anew by the nightly
+    check."""
     return _review_decide(
         enrollment_id=enrollment_id,
         reviewer=reviewer,
@@ -572,17 +620,45 @@ def _review_decide(*, enrollment_id: int, reviewer: User, to_status: str) -> Enr
 
 @transaction.atomic
 def programs_renew(*, on: date) -> RenewResult:
-    """Before a period ends: renew members still eligible into the next period
-    (ON CONFLICT DO NOTHING keeps re-runs harmless), then remind those whose
-    coverage ends without a successor, 30 and 7 days before the end (dedupe keys
-    `enrollment-ending:<enrollment id>:<30|7>`).
+    """Before a period ends (within the program's `renewal_lead_days`), carry
+    each active enrollment into the next period, then remind those whose
+    coverage ends without a successor, 30 and 7 days before the end.
 
-    Only `active` enrollments renew: one under review is not carried into the
-    next period until staff restore it (the next night's run then renews it if
-    the window is still open). It is still covered, so it gets the reminders."""
+    The renewal's "no" is never final either (PIPL art. 24, security.md PI10).
+    It judges on `on` with the same expression and the same restored_on rule as
+    the re-check, so in the ordinary night (re-check 02:30, renewal 03:30) it
+    finds nothing the re-check has not put under review already. An active
+    enrollment that fails anyway (the facts changed in between, the re-check
+    did not run that night or ran after this) is not silently left to end: it
+    goes to `needs_review` exactly as the re-check would do it (history rows,
+    the same SMS), and is not renewed.
+
+    - `needs_review` is not renewed while staff decide. 恢复保障 (restore) makes
+      it active with `restored_on`, and the next run inside the window renews
+      it; 确认失效 (confirm) lapses it, so it ends without renewal.
+    - A restored enrollment renews without being judged here: staff's decision
+      holds for its period, and the new period's row is judged anew by the
+      re-check (the next night), whose "no" puts that row under review; a
+      confirm then lapses the new period only.
+    - Rules are evaluated on `on`, not at the next period's start: a "no"
+      moves the current enrollment, so it must be about today's facts (an
+      age limit reached after `on`, or a rule taking effect at the next
+      period, is found by the re-check on the day it applies).
+    - No renewal past the program's `ends_on`, nor for a program not running
+      on `on`: a decision about the program, not about a person.
+
+    Idempotent: a row judged "no" is under review (not active) on the next run,
+    inserts are ON CONFLICT DO NOTHING (a row for the next period in any status,
+    e.g. withdrawn, is left alone), and notices have dedupe keys
+    (`enrollment-review:…`, `enrollment-ending:<enrollment id>:<30|7>`), so a
+    second run changes nothing. Reminders for a cover under review say so
+    (`programs.coverage_ending_under_review`) instead of only that it ends."""
     _lock()
+    run_key = uuid4().hex
     now = timezone.now()
     active = EnrollmentStatus.ACTIVE.value
+    flagged = 0
+    renewable: list[tuple[Program, date, date, date]] = []
     with connection.cursor() as cursor:
         for program in Program.objects.prefetch_related(programs_with_rules()):
             if not program.is_running_on(on):
@@ -598,51 +674,71 @@ def programs_renew(*, on: date) -> RenewResult:
                 .values_list("period_end", flat=True)
                 .distinct()
             )
-            ends = sorted(set(ending))
-            if not ends:
-                continue
-            reasons, reason_params = program_reasons_expression(program=program, on=on)
-            for period_end in ends:
+            for period_end in sorted(set(ending)):
                 next_start, next_end = program.next_period(
                     period_start=period_end, period_end=period_end
                 )
                 if program.ends_on is not None and next_start > program.ends_on:
                     continue
-                cursor.execute(
-                    "WITH judged AS MATERIALIZED ("  # noqa: S608
-                    " SELECT e.member_id, e.program_id, e.platform_id,"
-                    f" {reasons} AS reasons"
-                    f" FROM {T_ENROLLMENT} e JOIN {T_MEMBER} m ON m.id = e.member_id"
-                    " WHERE e.program_id = %s AND e.status = %s AND e.period_end = %s)"
-                    f" INSERT INTO {T_ENROLLMENT} (member_id, program_id,"
-                    " period_start, period_end, status, status_reason, source,"
-                    " platform_id, created_at, updated_at)"
-                    " SELECT j.member_id, j.program_id, %s, %s, %s, '', %s,"
-                    " j.platform_id, %s, %s FROM judged j WHERE j.reasons = ''"
-                    " ON CONFLICT (member_id, program_id, period_start) DO NOTHING",
-                    [
-                        *reason_params,
-                        program.pk,
-                        active,
-                        _d(period_end),
-                        _d(next_start),
-                        _d(next_end),
-                        active,
-                        EnrollmentSource.RENEWAL.value,
-                        _dt(now),
-                        _dt(now),
-                    ],
+                flagged += _judge_into_review(
+                    cursor,
+                    program=program,
+                    on=on,
+                    run_key=run_key,
+                    now=now,
+                    scope="e.period_end = %s",
+                    scope_params=[_d(period_end)],
                 )
-        # History for the rows this run created (they carry its timestamp).
+                renewable.append((program, period_end, next_start, next_end))
+        # Usually none (the re-check came first); analyse only after a night
+        # without it, when the planner's one-row guess would cost a nested loop.
+        under_review = _apply_run(
+            cursor, run_key=run_key, now=now, analyze=flagged >= 10_000
+        )
+        notices = _notify_under_review(cursor, run_key=run_key, on=on, now=now)
+        # Every enrollment still active in the window qualifies today or was
+        # restored by staff: carry it into the next period.
+        for program, period_end, next_start, next_end in renewable:
+            cursor.execute(
+                f"INSERT INTO {T_ENROLLMENT} (member_id, program_id,"  # noqa: S608
+                " period_start, period_end, status, status_reason, source,"
+                " platform_id, created_at, updated_at)"
+                " SELECT e.member_id, e.program_id, %s, %s, %s, '', %s,"
+                " e.platform_id, %s, %s"
+                f" FROM {T_ENROLLMENT} e"
+                " WHERE e.program_id = %s AND e.status = %s AND e.period_end = %s"
+                " ON CONFLICT (member_id, program_id, period_start) DO NOTHING",
+                [
+                    _d(next_start),
+                    _d(next_end),
+                    active,
+                    EnrollmentSource.RENEWAL.value,
+                    _dt(now),
+                    _dt(now),
+                    program.pk,
+                    active,
+                    _d(period_end),
+                ],
+            )
+        # History for the rows this run created (they carry its timestamp);
+        # the reason says whether the member qualified or staff had restored
+        # the ending enrollment (its period ends on or after `on`).
         cursor.execute(
             f"INSERT INTO {T_EVENT} (enrollment_id, from_status, to_status, reason,"  # noqa: S608
             " source, run_key, created_at)"
-            " SELECT n.id, '', %s, %s, %s, '', %s"
+            " SELECT n.id, '', %s,"
+            f" CASE WHEN EXISTS (SELECT 1 FROM {T_ENROLLMENT} prev"
+            "  WHERE prev.member_id = n.member_id AND prev.program_id = n.program_id"
+            "  AND prev.period_start < n.period_start AND prev.period_end >= %s"
+            "  AND prev.restored_on IS NOT NULL) THEN %s ELSE %s END,"
+            " %s, '', %s"
             f" FROM {T_ENROLLMENT} n WHERE n.source = %s AND n.created_at = %s"
             f" AND NOT EXISTS (SELECT 1 FROM {T_EVENT} ev"
             " WHERE ev.enrollment_id = n.id)",
             [
                 active,
+                _d(on),
+                REASON_RENEWED_RESTORED,
                 REASON_RENEWED,
                 EnrollmentEventSource.NIGHTLY.value,
                 _dt(now),
@@ -666,9 +762,13 @@ def programs_renew(*, on: date) -> RenewResult:
         windows = {30: (8, 30), 7: (0, 7)}
         for offset in REMINDER_OFFSETS:
             low, high = windows[offset]
+            # A cover under review is told so (and that a restore renews it),
+            # not only that it ends. A successor under review still covers the
+            # next period, so it counts as one.
             cursor.execute(
                 f"INSERT INTO {T_NOTICE} ({NOTICE_COLUMNS})"  # noqa: S608
-                f" SELECT m.user_id, m.id, %s, %s, %s, {params_sql},"
+                " SELECT m.user_id, m.id, %s, %s,"
+                f" CASE WHEN e.status = %s THEN %s ELSE %s END, {params_sql},"
                 " %s || CAST(e.id AS TEXT) || %s, %s, %s, 0, '', %s"
                 f" FROM {T_ENROLLMENT} e JOIN {T_MEMBER} m ON m.id = e.member_id"
                 f" JOIN {T_PROGRAM} p ON p.id = e.program_id"
@@ -676,11 +776,13 @@ def programs_renew(*, on: date) -> RenewResult:
                 " AND e.period_end >= %s AND e.period_end <= %s"
                 f" AND NOT EXISTS (SELECT 1 FROM {T_ENROLLMENT} n"
                 "  WHERE n.member_id = e.member_id AND n.program_id = e.program_id"
-                "  AND n.status = %s AND n.period_start > e.period_end)"
+                "  AND n.status IN (%s, %s) AND n.period_start > e.period_end)"
                 " ON CONFLICT (dedupe_key) DO NOTHING",
                 [
                     NotificationChannel.SMS.value,
                     NotificationCategory.REMINDER.value,
+                    EnrollmentStatus.NEEDS_REVIEW.value,
+                    TEMPLATE_ENDING_UNDER_REVIEW,
                     TEMPLATE_ENDING,
                     offset,
                     "enrollment-ending:",
@@ -693,7 +795,13 @@ def programs_renew(*, on: date) -> RenewResult:
                     _d(on + timedelta(days=low)),
                     _d(on + timedelta(days=high)),
                     active,
+                    EnrollmentStatus.NEEDS_REVIEW.value,
                 ],
             )
             reminders += cursor.rowcount
-    return RenewResult(renewed=renewed, reminders=reminders)
+    return RenewResult(
+        renewed=renewed,
+        under_review=under_review,
+        notices=notices,
+        reminders=reminders,
+    )

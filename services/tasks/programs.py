@@ -47,9 +47,15 @@ def programs_recheck(on: str | None = None) -> dict:
     time_limit=2100,
 )
 def programs_renew(on: str | None = None) -> dict:
-    """Renew still-eligible members before their period ends; send the 30- and
-    7-day reminders to those whose coverage ends."""
+    """Renew members still eligible (or restored by staff) before their period
+    ends; put those who fail under staff review instead (PIPL art. 24); send
+    the 30- and 7-day reminders to those whose coverage ends."""
     from services.actions.programs import programs_renew as action
 
     result = action(on=_day(on))
-    return {"renewed": result.renewed, "reminders": result.reminders}
+    return {
+        "renewed": result.renewed,
+        "under_review": result.under_review,
+        "notices": result.notices,
+        "reminders": result.reminders,
+    }

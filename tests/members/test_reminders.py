@@ -4,9 +4,11 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import translation
 
 from members.actions import reminders as r
 from members.models import DataRequest, MembershipApplication, Notification
+from members.notification_templates import render
 from members.tasks import reminders as tasks
 from portal.workdays import add_workdays, is_workday, workdays_between
 from tests.factories import make_staff
@@ -87,8 +89,36 @@ def test_data_request_reminder_after_ten_days_once(sz, rv_nanshan):
     assert notice.template_code == "data_request_overdue"
     assert notice.user == rv_nanshan
     assert notice.params["request_id"] == request.pk
-    assert notice.params["kind"] == "deletion"
+    assert notice.params["kind"] == "删除我的个人信息"
     assert notice.params["opened_on"] == "2026-11-01"
+
+
+@pytest.mark.django_db
+def test_data_request_reminder_names_the_kind_in_words(sz, rv_nanshan):
+    # given: a worker asked why an automated check decided about them
+    from members.actions.people import data_request_create
+
+    user = make_verified_user()
+    submit_application(user=user, residence_county="440305")
+    request = data_request_create(user=user, kind="explanation")
+    opened = datetime(2026, 11, 1, 9, 0, tzinfo=SH)
+    DataRequest.objects.filter(pk=request.pk).update(created_at=opened)
+    Notification.objects.all().delete()
+
+    # when: the reminder runs while another language is active (a worker
+    # process's default), the stored label is still the Chinese one
+    with translation.override("en"):
+        r.data_request_reminders_enqueue(now=opened + timedelta(days=11))
+
+    # then: the staff notice says 要求说明自动判断的理由, not `explanation`
+    notice = Notification.objects.get(template_code="data_request_overdue")
+    _, text = render(notice.template_code, notice.params)
+    assert notice.params["kind"] == "要求说明自动判断的理由"
+    assert text == (
+        f"会员个人信息请求(编号{request.pk},类型要求说明自动判断的理由)"
+        "自2026-11-01起已11天未处理,请及时处理。"
+    )
+    assert "explanation" not in text
 
 
 @pytest.mark.django_db

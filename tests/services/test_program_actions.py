@@ -12,6 +12,7 @@ from portal.exceptions import ApplicationError
 from services.actions.programs import (
     ENROLL_ANONYMOUS,
     TEMPLATE_ENDING,
+    TEMPLATE_ENDING_UNDER_REVIEW,
     TEMPLATE_ENROLLED,
     TEMPLATE_UNDER_REVIEW,
     WITHDRAW_NOT_ACTIVE,
@@ -313,7 +314,8 @@ def test_recheck_leaves_withdrawn_and_lapsed_rows_alone(programs):
 
 
 def test_renewal_moves_still_eligible_members_into_the_next_year(programs):
-    # given: 30 days before the end of 2026
+    # given: 30 days before the end of 2026; `leaves` no longer qualifies and
+    # the re-check has not seen it yet (it would have put it under review)
     on = date(2026, 12, 1)
     stays = domestic_worker()
     leaves = make_person(occupation=Occupation.OTHER, user=make_user())
@@ -324,9 +326,20 @@ def test_renewal_moves_still_eligible_members_into_the_next_year(programs):
     first = programs_renew(on=on)
     second = programs_renew(on=on)
 
-    # then
-    assert (first.renewed, first.reminders) == (1, 1)
-    assert (second.renewed, second.reminders) == (0, 0)
+    # then: one renewal; the other is under review (PIPL art. 24), told so
+    # once, and reminded that its cover ends while under review
+    assert (first.renewed, first.under_review, first.notices, first.reminders) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert (
+        second.renewed,
+        second.under_review,
+        second.notices,
+        second.reminders,
+    ) == (0, 0, 0, 0)
     renewal = Enrollment.objects.get(member=stays, period_start=date(2027, 1, 1))
     assert (renewal.period_end, renewal.status, renewal.source) == (
         date(2027, 12, 31),
@@ -339,7 +352,13 @@ def test_renewal_moves_still_eligible_members_into_the_next_year(programs):
     assert not Enrollment.objects.filter(
         member=leaves, period_start__year=2027
     ).exists()
-    reminder = Notification.objects.get(template_code=TEMPLATE_ENDING)
+    ending.refresh_from_db()
+    assert ending.status == "needs_review"
+    assert Notification.objects.get(template_code=TEMPLATE_UNDER_REVIEW).member_id == (
+        leaves.pk
+    )
+    assert not Notification.objects.filter(template_code=TEMPLATE_ENDING).exists()
+    reminder = Notification.objects.get(template_code=TEMPLATE_ENDING_UNDER_REVIEW)
     assert reminder.member_id == leaves.pk
     assert reminder.dedupe_key == f"enrollment-ending:{ending.pk}:30"
     assert reminder.category == "reminder"
@@ -371,7 +390,9 @@ def test_reminders_30_and_7_days_before_the_end(programs):
     assert at_7.reminders == 1
     assert again.reminders == 0
     assert sorted(
-        Notification.objects.filter(member=leaves).values_list("dedupe_key", flat=True)
+        Notification.objects.filter(member=leaves, category="reminder").values_list(
+            "dedupe_key", flat=True
+        )
     ) == [f"enrollment-ending:{ending.pk}:30", f"enrollment-ending:{ending.pk}:7"]
 
 
@@ -382,7 +403,7 @@ def test_late_enrollment_gets_only_the_7_day_reminder(programs):
     result = programs_renew(on=date(2026, 12, 28))
 
     assert result.reminders == 1
-    assert Notification.objects.get(member=leaves).dedupe_key == (
+    assert Notification.objects.get(member=leaves, category="reminder").dedupe_key == (
         f"enrollment-ending:{ending.pk}:7"
     )
 

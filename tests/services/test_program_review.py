@@ -20,8 +20,11 @@ from portal.exceptions import ApplicationError
 from services.actions.programs import (
     REVIEW_NOT_IN_SCOPE,
     REVIEW_NOT_PENDING,
+    TEMPLATE_ENDING,
+    TEMPLATE_ENDING_UNDER_REVIEW,
     TEMPLATE_LAPSED,
     TEMPLATE_RESTORED,
+    TEMPLATE_UNDER_REVIEW,
     enrollment_create,
     enrollment_review_confirm,
     enrollment_review_restore,
@@ -352,6 +355,279 @@ def test_renewal_skips_a_review_until_staff_restore_it(programs, nanshan):
     assert Enrollment.objects.filter(
         member=member, period_start=date(2027, 1, 1), status="active"
     ).exists()
+
+
+# --- the renewal's "no" is reviewable too ---------------------------------------
+
+
+def ending_enrollment(programs, *, org, residence="440106") -> Enrollment:
+    """A domestic worker enrolled for 2026 whose residence (by default Guangzhou)
+    fails the region rule; nothing has judged the enrollment yet."""
+    worker = make_person(
+        org=org,
+        user=make_user(),
+        occupation=Occupation.DOMESTIC,
+        born=date(1980, 1, 1),
+        residence_county=residence,
+    )
+    return Enrollment.objects.create(
+        member=worker,
+        program=programs["domestic"],
+        period_start=date(2026, 1, 1),
+        period_end=date(2026, 12, 31),
+        source=EnrollmentSource.SELF,
+    )
+
+
+RENEWAL_DAY = date(2026, 12, 1)  # 30 days before the end: the window opens
+
+
+@pytest.mark.django_db
+def test_ineligible_at_renewal_goes_under_review_as_the_recheck_would(
+    programs, nanshan
+):
+    # given: two workers who moved away; the re-check judges one (its night),
+    # the renewal the other (it ran first, or her facts changed after 02:30)
+    by_recheck = ending_enrollment(programs, org=nanshan)
+    programs_recheck(on=RENEWAL_DAY)
+    by_renewal = ending_enrollment(programs, org=nanshan)
+
+    # when
+    result = programs_renew(on=RENEWAL_DAY)
+
+    # then: not renewed, not silently left to end: under review, with the
+    # reasons, a history row and the same SMS as the re-check's
+    assert (result.renewed, result.under_review, result.notices) == (0, 1, 1)
+    assert not Enrollment.objects.filter(period_start=date(2027, 1, 1)).exists()
+    shapes = []
+    for enrollment in (by_recheck, by_renewal):
+        enrollment.refresh_from_db()
+        event = enrollment.events.get()
+        notice = Notification.objects.get(
+            member=enrollment.member, template_code=TEMPLATE_UNDER_REVIEW
+        )
+        assert notice.dedupe_key == f"enrollment-review:{enrollment.pk}:2026-12-01"
+        shapes.append(
+            (
+                enrollment.status,
+                enrollment.status_reason,
+                (event.from_status, event.to_status, event.source, event.reason),
+                notice.channel,
+                notice.params["findings"],
+                [
+                    {k: v for k, v in item.items() if k != "enrollment_id"}
+                    for item in notice.params["programs"]
+                ],
+                render(TEMPLATE_UNDER_REVIEW, notice.params)[1],
+            )
+        )
+    assert shapes[0] == shapes[1]
+    assert shapes[1][:5] == (
+        "needs_review",
+        "常住地不在本计划覆盖地区",
+        ("active", "needs_review", "nightly", "常住地不在本计划覆盖地区"),
+        "sms",
+        "家政守护(常住地不在本计划覆盖地区)",
+    )
+
+
+@pytest.mark.django_db
+def test_the_nightly_order_does_not_change_the_outcome(programs, nanshan):
+    def night(*, renewal_first: bool):
+        # given: a worker who moved away and one who qualifies
+        Enrollment.objects.all().delete()
+        Notification.objects.all().delete()
+        role = {
+            ending_enrollment(programs, org=nanshan).member_id: "gone",
+            ending_enrollment(
+                programs, org=nanshan, residence="440305"
+            ).member_id: "stays",
+        }
+        # when: the two jobs run in one order or the other
+        jobs = [programs_recheck, programs_renew]
+        for job in reversed(jobs) if renewal_first else jobs:
+            job(on=RENEWAL_DAY)
+        rows = Enrollment.objects.values_list(
+            "member_id", "period_start", "status", "status_reason"
+        )
+        notices = Notification.objects.values_list("member_id", "template_code")
+        return (
+            sorted((role[m], *rest) for m, *rest in rows),
+            sorted((role[m], code) for m, code in notices),
+        )
+
+    usual = night(renewal_first=False)
+    swapped = night(renewal_first=True)
+
+    # then: the same statuses and notices, member for member
+    assert usual == swapped
+    assert usual == (
+        [
+            ("gone", date(2026, 1, 1), "needs_review", "常住地不在本计划覆盖地区"),
+            ("stays", date(2026, 1, 1), "active", ""),
+            ("stays", date(2027, 1, 1), "active", ""),
+        ],
+        [
+            ("gone", "programs.coverage_ending_under_review"),
+            ("gone", "programs.enrollment_under_review"),
+        ],
+    )
+
+
+@pytest.mark.django_db
+def test_a_restored_cover_renews_and_the_new_period_is_judged_anew(programs, nanshan):
+    # given: the renewal put her under review; staff restore her cover,
+    # although her recorded residence still fails the rule
+    enrollment = ending_enrollment(programs, org=nanshan)
+    programs_renew(on=RENEWAL_DAY)
+    enrollment_review_restore(
+        enrollment_id=enrollment.pk, reviewer=make_staff(org=nanshan)
+    )
+
+    # when: the next nights' jobs run
+    renewed = programs_renew(on=RENEWAL_DAY + timedelta(days=1))
+    programs_recheck(on=RENEWAL_DAY + timedelta(days=2))
+    again = programs_renew(on=RENEWAL_DAY + timedelta(days=2))
+
+    # then: renewed without being judged again (staff decided for this
+    # period); the next period's row is judged by the re-check on its own, so
+    # a confirm there ends 2027 only; the restored 2026 cover is left alone
+    assert (renewed.renewed, renewed.under_review) == (1, 0)
+    assert (again.renewed, again.under_review, again.notices) == (0, 0, 0)
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.restored_on is not None) == ("active", True)
+    successor = Enrollment.objects.get(
+        member=enrollment.member, period_start=date(2027, 1, 1)
+    )
+    assert successor.source == "renewal"
+    assert list(successor.events.values_list("to_status", "reason")) == [
+        ("active", "经工作人员复核恢复保障,自动续保"),
+        ("needs_review", "常住地不在本计划覆盖地区"),
+    ]
+    assert successor.status == "needs_review"
+    enrollment_review_confirm(
+        enrollment_id=successor.pk, reviewer=make_staff(org=nanshan)
+    )
+    enrollment.refresh_from_db()
+    assert enrollment.status == "active"
+
+
+@pytest.mark.django_db
+def test_a_confirmed_renewal_review_ends_without_renewal_or_reminders(
+    programs, nanshan
+):
+    # given: the renewal put her under review, staff confirm it
+    enrollment = ending_enrollment(programs, org=nanshan)
+    programs_renew(on=RENEWAL_DAY)
+    enrollment_review_confirm(
+        enrollment_id=enrollment.pk, reviewer=make_staff(org=nanshan)
+    )
+    notices = Notification.objects.count()
+
+    # when: the renewal runs on every remaining night of the window
+    results = [programs_renew(on=RENEWAL_DAY + timedelta(days=d)) for d in range(1, 31)]
+
+    # then: lapsed, never renewed, no "ends in 7 days" for a cover already over
+    enrollment.refresh_from_db()
+    assert enrollment.status == "lapsed"
+    assert sum(r.renewed + r.under_review + r.reminders for r in results) == 0
+    assert Enrollment.objects.filter(member=enrollment.member).count() == 1
+    assert Notification.objects.count() == notices
+
+
+@pytest.mark.django_db
+def test_renewal_twice_changes_nothing_the_second_time(programs, nanshan):
+    # given: one worker who qualifies, one under review from the re-check,
+    # one restored by staff, and one who moved after that night's re-check
+    ending_enrollment(programs, org=nanshan, residence="440305")
+    review = ending_enrollment(programs, org=nanshan)
+    programs_recheck(on=date(2026, 11, 20))
+    restored = ending_enrollment(programs, org=nanshan)
+    programs_recheck(on=date(2026, 11, 21))
+    enrollment_review_restore(
+        enrollment_id=restored.pk, reviewer=make_staff(org=nanshan)
+    )
+    programs_recheck(on=RENEWAL_DAY)
+    ending_enrollment(programs, org=nanshan)
+
+    # when: the task is delivered twice
+    first = programs_renew(on=RENEWAL_DAY)
+    snapshot = (
+        sorted(Enrollment.objects.values_list("id", "status", "status_reason")),
+        EnrollmentEvent.objects.count(),
+        Notification.objects.count(),
+    )
+    second = programs_renew(on=RENEWAL_DAY)
+
+    # then
+    assert (first.renewed, first.under_review, first.notices, first.reminders) == (
+        2,
+        1,
+        1,
+        2,
+    )
+    assert (second.renewed, second.under_review, second.notices) == (0, 0, 0)
+    assert second.reminders == 0
+    assert snapshot == (
+        sorted(Enrollment.objects.values_list("id", "status", "status_reason")),
+        EnrollmentEvent.objects.count(),
+        Notification.objects.count(),
+    )
+    review.refresh_from_db()
+    assert review.status == "needs_review"
+
+
+@pytest.mark.django_db
+def test_a_cover_under_review_is_reminded_that_it_is_under_review(programs, nanshan):
+    # given: under review since the summer's re-check
+    enrollment = under_review(programs, org=nanshan)
+
+    # when: 30 and 7 days before the end
+    at_30 = programs_renew(on=RENEWAL_DAY)
+    at_7 = programs_renew(on=date(2026, 12, 24))
+
+    # then: both reminders say it ends, that staff are reviewing it, that a
+    # restore renews it and how to ask why; never the plain "ends" text
+    assert (at_30.reminders, at_7.reminders) == (1, 1)
+    assert not Notification.objects.filter(template_code=TEMPLATE_ENDING).exists()
+    reminders = Notification.objects.filter(
+        template_code=TEMPLATE_ENDING_UNDER_REVIEW
+    ).order_by("id")
+    assert [n.dedupe_key for n in reminders] == [
+        f"enrollment-ending:{enrollment.pk}:30",
+        f"enrollment-ending:{enrollment.pk}:7",
+    ]
+    title, text = render(TEMPLATE_ENDING_UNDER_REVIEW, reminders[1].params)
+    assert title == "家政守护即将到期(待人工复核)"
+    assert text.startswith("您的家政守护保障将于2026-12-31到期(还有7天)。")
+    assert "工作人员正在人工复核,复核期间保障继续有效" in text
+    assert "复核恢复保障的,将自动续保" in text
+    assert "要求说明自动判断的理由" in text
+
+
+@pytest.mark.django_db
+def test_no_ending_reminder_when_the_next_period_is_under_review(programs, nanshan):
+    # given: renewed into 2027, then the re-check put the 2027 row under review
+    # (she moved after the renewal); staff restored 2026 already
+    enrollment = ending_enrollment(programs, org=nanshan, residence="440305")
+    programs_renew(on=RENEWAL_DAY)
+    member = enrollment.member
+    member.residence_county = "440106"
+    member.save()
+    programs_recheck(on=date(2026, 12, 10))
+    enrollment.refresh_from_db()
+    enrollment_review_restore(
+        enrollment_id=enrollment.pk, reviewer=make_staff(org=nanshan)
+    )
+    successor = Enrollment.objects.get(member=member, period_start=date(2027, 1, 1))
+    assert successor.status == "needs_review"
+
+    # when: 7 days before the end of 2026
+    result = programs_renew(on=date(2026, 12, 24))
+
+    # then: her cover does not simply end (2027 continues under review)
+    assert result.reminders == 0
+    assert not Notification.objects.filter(category="reminder").exists()
 
 
 # --- what the worker sees ----------------------------------------------------------

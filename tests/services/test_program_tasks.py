@@ -58,7 +58,7 @@ def test_renew_task_runs_for_a_given_day(programs):
 
     result = programs_renew.delay(on="2026-12-01").get()
 
-    assert result == {"renewed": 1, "reminders": 0}
+    assert result == {"renewed": 1, "under_review": 0, "notices": 0, "reminders": 0}
 
 
 @pytest.mark.celery_live

@@ -58,6 +58,13 @@ TEMPLATES = [
         text="您的{program_name}保障将于{period_end}到期(还有{days_before}天),"
         "仍符合条件的会员将自动续保。",
     ),
+    # The program ends with this period (or no longer runs): nothing renews.
+    NoticeTemplate(
+        code="programs.coverage_ending_final",
+        title="{program_name}即将到期",
+        text="您的{program_name}保障将于{period_end}到期(还有{days_before}天)。"
+        "本计划到期后不再续保;如有疑问可拨打12351咨询。",
+    ),
     # The same reminder for a cover under review (PIPL art. 24): it is not
     # renewed while staff review it, and the worker should know why.
     NoticeTemplate(

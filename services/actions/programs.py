@@ -77,6 +77,7 @@ TEMPLATE_RESTORED = "programs.enrollment_restored"
 TEMPLATE_WITHDRAWN = "programs.enrollment_withdrawn"
 TEMPLATE_ENDING = "programs.coverage_ending"
 TEMPLATE_ENDING_UNDER_REVIEW = "programs.coverage_ending_under_review"
+TEMPLATE_ENDING_FINAL = "programs.coverage_ending_final"
 REMINDER_OFFSETS = (30, 7)
 
 _LOCK_KEY = zlib.crc32(b"services.programs.nightly")
@@ -764,11 +765,13 @@ def programs_renew(*, on: date) -> RenewResult:
             low, high = windows[offset]
             # A cover under review is told so (and that a restore renews it),
             # not only that it ends. A successor under review still covers the
-            # next period, so it counts as one.
+            # next period, so it counts as one. When the program ends with this
+            # period (or is switched off), nothing renews, and the text says so.
             cursor.execute(
                 f"INSERT INTO {T_NOTICE} ({NOTICE_COLUMNS})"  # noqa: S608
                 " SELECT m.user_id, m.id, %s, %s,"
-                f" CASE WHEN e.status = %s THEN %s ELSE %s END, {params_sql},"
+                " CASE WHEN NOT p.is_active OR p.ends_on <= e.period_end THEN %s"
+                f" WHEN e.status = %s THEN %s ELSE %s END, {params_sql},"
                 " %s || CAST(e.id AS TEXT) || %s, %s, %s, 0, '', %s"
                 f" FROM {T_ENROLLMENT} e JOIN {T_MEMBER} m ON m.id = e.member_id"
                 f" JOIN {T_PROGRAM} p ON p.id = e.program_id"
@@ -781,6 +784,7 @@ def programs_renew(*, on: date) -> RenewResult:
                 [
                     NotificationChannel.SMS.value,
                     NotificationCategory.REMINDER.value,
+                    TEMPLATE_ENDING_FINAL,
                     EnrollmentStatus.NEEDS_REVIEW.value,
                     TEMPLATE_ENDING_UNDER_REVIEW,
                     TEMPLATE_ENDING,

@@ -12,6 +12,7 @@ from portal.exceptions import ApplicationError
 from services.actions.programs import (
     ENROLL_ANONYMOUS,
     TEMPLATE_ENDING,
+    TEMPLATE_ENDING_FINAL,
     TEMPLATE_ENDING_UNDER_REVIEW,
     TEMPLATE_ENROLLED,
     TEMPLATE_UNDER_REVIEW,
@@ -420,6 +421,44 @@ def test_no_renewal_past_the_programs_end(programs):
     assert result.renewed == 0
     assert result.reminders == 1
     assert Enrollment.objects.count() == 1
+    # and the reminder does not promise a renewal that will not come
+    reminder = Notification.objects.get(member=worker, category="reminder")
+    assert reminder.template_code == TEMPLATE_ENDING_FINAL
+    title, text = render(reminder.template_code, reminder.params)
+    assert "不再续保" in text and "自动续保" not in text
+
+
+def test_a_switched_off_program_reminds_without_promising_renewal(programs):
+    program = programs["domestic"]
+    worker = domestic_worker()
+    enroll(worker, program)
+    program.is_active = False
+    program.save()
+
+    programs_renew(on=date(2026, 12, 1))
+
+    assert list(
+        Notification.objects.filter(member=worker, category="reminder").values_list(
+            "template_code", flat=True
+        )
+    ) == [TEMPLATE_ENDING_FINAL]
+
+
+def test_a_running_program_still_promises_renewal(programs):
+    # the 30-day reminder comes before this program's 7-day renewal window
+    program = programs["domestic"]
+    program.renewal_lead_days = 7
+    program.save()
+    worker = domestic_worker()
+    enroll(worker, program)
+
+    programs_renew(on=date(2026, 12, 1))
+
+    assert list(
+        Notification.objects.filter(member=worker, category="reminder").values_list(
+            "template_code", flat=True
+        )
+    ) == [TEMPLATE_ENDING]
 
 
 def test_coverage_never_runs_past_the_programs_end(programs):

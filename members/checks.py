@@ -52,6 +52,24 @@ def check_aliyun_sms(app_configs, **kwargs) -> list[checks.CheckMessage]:
     return []
 
 
+@checks.register(checks.Tags.security, deploy=True)
+def check_platform_key_pepper(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Platform API key hashes are peppered with SECRET_KEY unless
+    PLATFORM_KEY_PEPPER is set: rotating SECRET_KEY (to end every session after
+    an incident, docs/breach-runbook.md) would then void every platform's key."""
+    if settings.DEBUG or settings.PLATFORM_KEY_PEPPER:
+        return []
+    return [
+        checks.Warning(
+            "PLATFORM_KEY_PEPPER is not set: platform API keys are hashed with "
+            "SECRET_KEY, so rotating SECRET_KEY revokes every platform key.",
+            hint="Set PLATFORM_KEY_PEPPER to its own random secret before issuing "
+            "keys (existing keys must then be issued again).",
+            id="members.W006",
+        )
+    ]
+
+
 # --- Accounts (need the database: `check --deploy --database default`) -------------
 
 MAX_SUPERUSERS = 2  # security.md AC8

@@ -22,6 +22,7 @@ def _check_deploy(**extra):
         "ALLOWED_HOSTS": "portal.example.cn",
         "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43,
         "BLIND_INDEX_KEY": "b" * 40,
+        "PLATFORM_KEY_PEPPER": "pepper-" + "z" * 40,
         # A gateway backend (any importable class; the check only refuses the
         # development ones).
         "SMS_BACKEND": "tests.portal.test_security_settings.GatewaySmsBackend",
@@ -47,6 +48,15 @@ def test_check_deploy_is_clean_with_production_settings():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SILENCED_SYSTEM_CHECKS" not in (ROOT / "portal/settings.py").read_text()
+
+
+def test_check_deploy_warns_when_platform_keys_hang_on_secret_key():
+    """Without its own pepper, rotating SECRET_KEY after an incident would void
+    every platform's API key (docs/breach-runbook.md)."""
+    result = _check_deploy(PLATFORM_KEY_PEPPER="")
+
+    assert result.returncode != 0
+    assert "members.W006" in result.stderr + result.stdout
 
 
 def test_check_deploy_refuses_the_console_sms_backend():

@@ -17,6 +17,7 @@ from services.models import ProblemReport, Station
 from tests.factories import login_staff, make_member, make_staff
 from tests.members.factories import (
     REVIEWER_PERMS,
+    join_post_data,
     make_verified_user,
     submit_application,
 )
@@ -44,20 +45,6 @@ def _assert_no_live_tag(body: str, payload: str) -> None:
     assert "onerror=alert(1)>" not in body.replace("&gt;", "")
 
 
-def _join_post(**overrides):
-    return {
-        "name": IMG,
-        "id_number": "440305199003071236",
-        "occupation": "courier",
-        "employment_category": "self_employed",
-        "hukou_county": "440305",
-        "residence_county": "440305",
-        "org": "",
-        "consent_sensitive": "on",
-        **overrides,
-    }
-
-
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_a_hostile_name_through_the_join_form_is_escaped_on_worker_pages(
     client, sz_tree, payload
@@ -65,7 +52,7 @@ def test_a_hostile_name_through_the_join_form_is_escaped_on_worker_pages(
     user = make_verified_user()
     client.force_login(user)
 
-    response = client.post(reverse("members:join"), _join_post(name=payload))
+    response = client.post(reverse("members:join"), join_post_data(name=payload))
 
     assert response.status_code == 302
     application = MembershipApplication.objects.get(user=user)

@@ -23,7 +23,7 @@ from members.models import (
 )
 from services.models import ProblemReport
 from tests.factories import make_user, step_up
-from tests.members.factories import make_verified_user
+from tests.members.factories import join_post_data, make_verified_user
 from tests.services.stations_factories import make_station
 
 pytestmark = pytest.mark.django_db
@@ -58,17 +58,7 @@ def test_join_ignores_status_member_no_user_and_privileges(client, sz_tree):
 
     response = client.post(
         reverse("members:join"),
-        {
-            "name": "王小明",
-            "id_number": "440305199003071236",
-            "occupation": "courier",
-            "employment_category": "self_employed",
-            "hukou_county": "440305",
-            "residence_county": "440305",
-            "org": "",
-            "consent_sensitive": "on",
-            **_forged(victim=victim, org=city),
-        },
+        join_post_data(**_forged(victim=victim, org=city)),
     )
 
     assert response.status_code == 302
@@ -91,15 +81,7 @@ def test_join_refuses_an_org_outside_the_joinable_list(client, sz_tree):
 
     response = client.post(
         reverse("members:join"),
-        {
-            "name": "王小明",
-            "id_number": "440305199003071236",
-            "occupation": "courier",
-            "employment_category": "self_employed",
-            "residence_county": "440305",
-            "org": str(sz_tree["city"].pk),
-            "consent_sensitive": "on",
-        },
+        join_post_data(org=str(sz_tree["city"].pk)),
     )
 
     assert response.status_code == 200

@@ -9,14 +9,14 @@ from django.utils import timezone
 
 from members.models import Occupation
 from services.models import (
-    EligibilityRule,
     Enrollment,
-    EnrollmentMode,
-    Program,
-    RuleKind,
 )
 from tests.factories import make_user
-from tests.services.conftest import make_person, seed_programs
+from tests.services.conftest import (
+    make_person,
+    make_riders_named_program,
+    seed_programs,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,20 +58,7 @@ def test_rider_enrolls_in_a_named_program_and_sees_e_road_in_my_coverage(
 ):
     # given: E路守护 is anonymous (无记名), so the rider enrolls in a named
     # program for riders that the union runs alongside it
-    program = Program.objects.create(
-        code="rider_accident",
-        name="骑手意外互助",
-        description="外卖骑手意外伤害互助保障,本人报名参加。",
-        sponsor_org=seeded["e_road"].sponsor_org,
-        enrollment_mode=EnrollmentMode.NAMED,
-        starts_on=date(2021, 1, 1),
-    )
-    EligibilityRule.objects.create(
-        program=program,
-        kind=RuleKind.OCCUPATION_IN,
-        occupations=[Occupation.FOOD_DELIVERY],
-        effective_from=date(2021, 1, 1),
-    )
+    program = make_riders_named_program(seeded)
     rider = make_person(
         user=make_user(),
         occupation=Occupation.FOOD_DELIVERY,

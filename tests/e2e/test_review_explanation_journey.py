@@ -15,15 +15,15 @@ from members.models import DataRequest, Occupation
 from members.tasks.notifications import notification_dispatch
 from services.actions.programs import enrollment_create, programs_recheck
 from services.models import (
-    EligibilityRule,
     Enrollment,
-    EnrollmentMode,
-    Program,
-    RuleKind,
 )
 from tests.factories import make_staff, make_user
 from tests.members.factories import REVIEWER_PERMS
-from tests.services.conftest import make_person, seed_programs
+from tests.services.conftest import (
+    make_person,
+    make_riders_named_program,
+    seed_programs,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,20 +36,7 @@ def test_rider_under_review_asks_why_and_reads_the_answer(
     # given: a rider enrolled in a named riders' program, whose occupation on
     # record has since changed, and the nightly re-check has run
     seeded = seed_programs()
-    program = Program.objects.create(
-        code="rider_accident",
-        name="骑手意外互助",
-        description="外卖骑手意外伤害互助保障,本人报名参加。",
-        sponsor_org=seeded["e_road"].sponsor_org,
-        enrollment_mode=EnrollmentMode.NAMED,
-        starts_on=date(2021, 1, 1),
-    )
-    EligibilityRule.objects.create(
-        program=program,
-        kind=RuleKind.OCCUPATION_IN,
-        occupations=[Occupation.FOOD_DELIVERY],
-        effective_from=date(2021, 1, 1),
-    )
+    program = make_riders_named_program(seeded)
     rider = make_person(
         user=make_user(),
         org=nanshan_gig_pool,

@@ -59,3 +59,18 @@ def submit_application(
         ),
         **overrides,
     )
+
+
+def join_post_data(**overrides) -> dict:
+    """A complete, valid /join/ form POST (a courier in Nanshan), to override."""
+    return {
+        "name": "王小明",
+        "id_number": "440305199003071236",
+        "occupation": "courier",
+        "employment_category": "self_employed",
+        "hukou_county": "440305",
+        "residence_county": "440305",
+        "org": "",
+        "consent_sensitive": "on",
+        **overrides,
+    }

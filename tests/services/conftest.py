@@ -68,3 +68,25 @@ def make_platform_link(*, member, joined_platform_on, offboarded_on=None):
         joined_platform_on=joined_platform_on,
         offboarded_on=offboarded_on,
     )
+
+
+def make_riders_named_program(seeded: dict[str, Program]) -> Program:
+    """骑手意外互助: a named program for food-delivery riders that the union runs
+    beside the anonymous E路守护 (riders enroll themselves)."""
+    from services.models import EnrollmentMode, RuleKind
+
+    program = Program.objects.create(
+        code="rider_accident",
+        name="骑手意外互助",
+        description="外卖骑手意外伤害互助保障,本人报名参加。",
+        sponsor_org=seeded["e_road"].sponsor_org,
+        enrollment_mode=EnrollmentMode.NAMED,
+        starts_on=date(2021, 1, 1),
+    )
+    EligibilityRule.objects.create(
+        program=program,
+        kind=RuleKind.OCCUPATION_IN,
+        occupations=[Occupation.FOOD_DELIVERY],
+        effective_from=date(2021, 1, 1),
+    )
+    return program

@@ -596,6 +596,9 @@ if min(RETENTION_OTP_DAYS, RETENTION_NOTIFICATION_DAYS) < RETENTION_LOG_MIN_DAYS
 # Platform batch files still on disk, staging rows and per-row error lists, after
 # the batch finished:
 RETENTION_BATCH_FILE_DAYS = envint("RETENTION_BATCH_FILE_DAYS", "30")
+# People known only from platform submissions (never members, no account, no
+# application), once no enrollment has covered them for this long: anonymised.
+RETENTION_PLATFORM_PERSON_DAYS = envint("RETENTION_PLATFORM_PERSON_DAYS", "365")
 # Rows per transaction of the job.
 RETENTION_CHUNK = envint("RETENTION_CHUNK", "1000")
 

@@ -14,17 +14,26 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from members.actions.retention import (
+    ACTION_ANONYMISE,
     ACTION_DELETE,
     RetentionCategory,
+    members_anonymise,
     register_retention_category,
     retention_audit_rows,
     run_in_chunks,
+)
+from members.models import (
+    Member,
+    MembershipApplication,
+    MemberStatus,
+    PlatformRider,
 )
 from services.actions.batches import batch_file_abspath
 from services.models import (
     BatchRowError,
     BatchStagingRow,
     BatchStatus,
+    Enrollment,
     EnrollmentBatch,
 )
 
@@ -65,7 +74,56 @@ def _purge(ids: list[int]) -> int:
     return len(ids)
 
 
+def _platform_only_people(cutoff: datetime) -> QuerySet:
+    """People the union knows only because a platform submitted them: never a
+    member (status `applicant`), no portal account, no membership application,
+    no enrollment whose period runs to the cutoff or later, and off every
+    platform since before the cutoff (a rider still on a platform may be covered
+    by an anonymous program such as E路守护, proven by that record at claim
+    time), unchanged since the cutoff. The purpose the data was received for is
+    over: they are anonymised like ex-members
+    (members.actions.retention.members_anonymise; their rider ids too)."""
+    return Member.objects.filter(
+        status=MemberStatus.APPLICANT,
+        user__isnull=True,
+        anonymised_at__isnull=True,
+        updated_at__lt=cutoff,
+    ).exclude(
+        Exists(MembershipApplication.objects.filter(member_id=OuterRef("pk")))
+        | Exists(
+            Enrollment.objects.filter(
+                member_id=OuterRef("pk"), period_end__gte=cutoff.date()
+            )
+        )
+        | Exists(
+            PlatformRider.objects.filter(member_id=OuterRef("pk")).filter(
+                Q(offboarded_on__isnull=True) | Q(offboarded_on__gte=cutoff.date())
+            )
+        )
+    )
+
+
+def platform_people_anonymise(cutoff: datetime, now: datetime, chunk: int) -> int:
+    return run_in_chunks(
+        _platform_only_people(cutoff),
+        chunk,
+        lambda ids: members_anonymise(
+            ids=ids, reason="保存期限届满:仅由平台报送、已无保障的人员", now=now
+        ),
+    )
+
+
 def register() -> None:
+    register_retention_category(
+        RetentionCategory(
+            code="platform_people",
+            label="仅由平台报送、已无保障的人员",
+            action=ACTION_ANONYMISE,
+            days_setting="RETENTION_PLATFORM_PERSON_DAYS",
+            count=lambda cutoff: _platform_only_people(cutoff).count(),
+            apply=platform_people_anonymise,
+        )
+    )
     register_retention_category(
         RetentionCategory(
             code="batch_files",

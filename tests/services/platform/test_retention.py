@@ -67,3 +67,66 @@ def test_batch_file_and_errors_purged_after_period(settings, alpha_key, program)
 
     again = {r.category: r.count for r in retention_run(now=T0 + 11 * DAY)}
     assert again["batch_files"] == 0
+
+
+@pytest.mark.django_db
+def test_people_known_only_from_platforms_are_anonymised_once_nothing_covers_them(
+    settings, nanshan_gig_pool
+):
+    """PI8: a person a platform submitted (never a member, no account, no
+    application) is anonymised once off every platform and uncovered for the
+    retention period; anyone still riding, covered, applying or with an account
+    is kept."""
+    from datetime import date
+
+    from members.models import Member, MemberStatus, PlatformRider
+    from services.models import Enrollment, EnrollmentSource, Program
+    from tests.factories import make_member, make_platform, make_user
+
+    settings.RETENTION_PLATFORM_PERSON_DAYS = 365
+    platform = make_platform()
+    program = Program.objects.get(code="domestic")
+    now = datetime(2027, 6, 1, 2, 0, tzinfo=UTC)
+    long_ago = now - 400 * DAY
+
+    def person(*, offboarded=None, user=None, ended=None):
+        member = make_member(org=nanshan_gig_pool, status=MemberStatus.APPLICANT)
+        member.user = user
+        member.save(update_fields=["user"])
+        PlatformRider.objects.create(
+            platform=platform,
+            member=member,
+            platform_rider_id=f"R-{member.pk}",
+            offboarded_on=offboarded,
+        )
+        if ended is not None:
+            Enrollment.objects.create(
+                member=member,
+                program=program,
+                period_start=date(ended.year, 1, 1),
+                period_end=ended,
+                source=EnrollmentSource.PLATFORM,
+                platform=platform,
+            )
+        Member.objects.filter(pk=member.pk).update(updated_at=long_ago)
+        return member
+
+    gone = person(offboarded=date(2026, 1, 31), ended=date(2025, 12, 31))
+    riding = person(offboarded=None)  # may be covered anonymously (E路守护)
+    recently_off = person(offboarded=date(2027, 1, 31))
+    covered = person(offboarded=date(2026, 1, 31), ended=date(2027, 12, 31))
+    with_account = person(offboarded=date(2026, 1, 31), user=make_user())
+
+    first = {r.category: r.count for r in retention_run(now=now)}
+    again = {r.category: r.count for r in retention_run(now=now)}
+
+    assert first["platform_people"] == 1 and again["platform_people"] == 0
+    gone.refresh_from_db()
+    assert gone.anonymised_at is not None and gone.id_number == ""
+    assert PlatformRider.objects.get(member=gone).platform_rider_id.startswith("anon:")
+    for kept in (riding, recently_off, covered, with_account):
+        kept.refresh_from_db()
+        assert kept.anonymised_at is None, kept.pk
+    assert AuditLog.objects.filter(
+        action="retention_anonymise", object_type="member", object_id=str(gone.pk)
+    ).exists()

@@ -70,6 +70,48 @@ def check_platform_key_pepper(app_configs, **kwargs) -> list[checks.CheckMessage
     ]
 
 
+def _host(source: str) -> str:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(source).hostname or "").lstrip("*.")
+
+
+def outside_hosts() -> list[str]:
+    """Third-party hosts in the CSP and outbound services that are not in
+    APPROVED_DOMESTIC_HOSTS (security.md PI12)."""
+    approved = [s.lower().lstrip(".") for s in settings.APPROVED_DOMESTIC_HOSTS]
+    sources = [
+        source
+        for values in settings.CONTENT_SECURITY_POLICY["DIRECTIVES"].values()
+        for source in values
+        if "://" in str(source)
+    ]
+    if settings.SMS_BACKEND == "members.sms_aliyun.AliyunSmsBackend":
+        sources.append(settings.ALIYUN_SMS_ENDPOINT)
+    outside = []
+    for source in sources:
+        host = _host(str(source)).lower()
+        if not any(host == a or host.endswith("." + a) for a in approved):
+            outside.append(host or str(source))
+    return sorted(set(outside))
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_domestic_hosts(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    hosts = outside_hosts()
+    if not hosts:
+        return []
+    return [
+        checks.Error(
+            "Hosts outside APPROVED_DOMESTIC_HOSTS: " + ", ".join(hosts),
+            hint="Personal data stays in mainland China (PIPL art. 38-40): use a "
+            "domestic provider under contract and add its host to "
+            "APPROVED_DOMESTIC_HOSTS.",
+            id="members.E007",
+        )
+    ]
+
+
 # --- Accounts (need the database: `check --deploy --database default`) -------------
 
 MAX_SUPERUSERS = 2  # security.md AC8

@@ -382,6 +382,14 @@ MAP_TILE_URL = os.getenv(
 MAP_TILE_HOSTS = envlist("MAP_TILE_HOSTS", "https://*.tianditu.gov.cn")
 TIANDITU_KEY = os.getenv("TIANDITU_KEY", "")
 
+# security.md PI12: data stays in mainland China. Every third-party origin a page
+# may load (the CSP) and every outbound service (the SMS gateway) must be one of
+# these approved domestic hosts (suffixes); `check --deploy` refuses others
+# (members.E007). Extend it only for a domestic provider under contract.
+APPROVED_DOMESTIC_HOSTS = envlist(
+    "APPROVED_DOMESTIC_HOSTS", ".tianditu.gov.cn,.aliyuncs.com"
+)
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

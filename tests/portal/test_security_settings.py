@@ -59,6 +59,49 @@ def test_check_deploy_warns_when_platform_keys_hang_on_secret_key():
     assert "members.W006" in result.stderr + result.stdout
 
 
+def test_check_deploy_refuses_a_foreign_tile_host():
+    """PI12: a page may load only from approved domestic hosts."""
+    result = _check_deploy(MAP_TILE_HOSTS="https://*.tile.openstreetmap.org")
+
+    assert result.returncode != 0
+    assert "members.E007" in result.stderr + result.stdout
+    assert "tile.openstreetmap.org" in result.stderr + result.stdout
+
+
+def test_the_csp_and_the_sms_gateway_use_approved_domestic_hosts_only(settings):
+    from members.checks import outside_hosts
+
+    settings.SMS_BACKEND = "members.sms_aliyun.AliyunSmsBackend"
+    assert outside_hosts() == []
+    img = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"]
+    assert [s for s in img if "://" in s] == ["https://*.tianditu.gov.cn"]
+    settings.ALIYUN_SMS_ENDPOINT = "https://dysmsapi.ap-southeast-1.example.com/"
+    assert outside_hosts() == ["dysmsapi.ap-southeast-1.example.com"]
+
+
+def test_no_template_or_static_file_loads_a_third_party_resource():
+    """No CDN, web font, analytics or tracker: only comments and XML namespaces
+    name other sites."""
+    import re
+
+    # what makes a browser fetch: src=, <link href=>, CSS url() and @import
+    # (a plain <a href> to another site, such as Leaflet's credit, fetches nothing)
+    external = r"[\"']?(?:https?:)?//"
+    pattern = re.compile(
+        rf"src\s*=\s*{external}|<link[^>]+href\s*=\s*{external}"
+        rf"|url\(\s*{external}|@import\s+(?:url\()?{external}",
+        re.I,
+    )
+    found = [
+        str(path.relative_to(ROOT))
+        for folder in ("templates", "static")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in {".html", ".js", ".css"}
+        and pattern.search(path.read_text(encoding="utf-8", errors="ignore"))
+    ]
+    assert found == []
+
+
 def test_check_deploy_refuses_the_console_sms_backend():
     """It would print every login code to stdout and send none."""
     result = _check_deploy(SMS_BACKEND="members.sms.ConsoleSmsBackend")

@@ -153,6 +153,9 @@ class SubprocessWorker:
         except subprocess.TimeoutExpired:
             self.kill9()
 
+    def log_text(self) -> str:
+        return Path(self.log_path).read_text(errors="replace")
+
     def remove_log(self) -> None:
         Path(self.log_path).unlink(missing_ok=True)
 

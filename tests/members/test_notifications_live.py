@@ -196,6 +196,60 @@ def test_kill_9_of_a_pool_child_requeues_its_batch_and_sends_each_once(
     proc.remove_log()
 
 
+def test_a_hung_gateway_is_ended_by_the_time_limit_and_every_notice_sent_once(
+    worker, live_env
+):
+    """security.md CE5: a gateway call that never returns is ended by the task's
+    time limit (the worker lives on), and every notice, the hung one included,
+    is still sent exactly once: the sweeper settles the rows the ended task had
+    claimed (the gateway's lookup says the hung one never got through)."""
+    # given 20 due notices and a gateway whose first call never answers
+    gateway, env = live_env
+    ids = _enqueue(worker, 20)
+    env = {
+        **env,
+        "COUNTING_SMS_HANG_ONCE": "1",
+        "CELERY_TASK_SOFT_TIME_LIMIT": "3",
+        "CELERY_TASK_TIME_LIMIT": "5",
+        "NOTIFICATION_BATCH_SIZE": "10",
+        "NOTIFICATION_SEND_CHUNK": "5",
+        "NOTIFICATION_SEND_THREADS": "1",
+    }
+    proc = SubprocessWorker(
+        database_url=_database_url(), redis_url=settings.REDIS_URL, env=env
+    )
+    try:
+        proc.start()
+        _dispatch_via_broker()
+        _wait(lambda: gateway.hung_on() is not None, timeout=60, what="the hang")
+        # when the time limit ends the hung call: the soft limit (3 s) raises in
+        # the task (the send runs on its thread), else the hard limit (5 s)
+        # kills the pool child; either way the batch's claimed rows are left
+        # `sending` for the sweeper, which asks the gateway and re-queues them
+        _wait(
+            lambda: "time limit (" in proc.log_text(),
+            timeout=60,
+            what="the task's time limit",
+        )
+        _wait(_settled, timeout=90, what="the worker to go quiet")
+        assert proc.process.poll() is None  # the worker itself survived
+        swept = notifications_sweep_stuck(older_than=timedelta(0), sms_backend=gateway)
+        # the ended batch's 10 rows: none reached the gateway (its first call hung)
+        assert dict(swept) == {"requeued": 10}
+        _dispatch_via_broker()
+        _wait(
+            lambda: Notification.objects.filter(status="sent").count() == 20,
+            timeout=90,
+            what="all 20 sent",
+        )
+    finally:
+        proc.stop()
+    # then every notification reached the gateway exactly once, the hung one
+    # included (its call never got through; the retry's did)
+    assert gateway.counts() == {f"notification-{pk}": 1 for pk in ids}
+    proc.remove_log()
+
+
 def _settled() -> bool:
     """No row changed state for 2 s (the requeued batch has been processed)."""
     before = list(Notification.objects.values_list("status").order_by("status"))

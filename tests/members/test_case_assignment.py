@@ -362,3 +362,24 @@ def test_assignments_list_is_scoped_to_the_subtree(
     assert len(client.get(ASSIGNMENTS_URL).context["cl"].result_list) == 1
     login_staff(client, futian_lead)
     assert len(client.get(ASSIGNMENTS_URL).context["cl"].result_list) == 0
+
+
+# --- demo data ------------------------------------------------------------------------
+
+
+def test_the_demo_city_reviewer_is_assigned_to_the_demo_member_once(client):
+    import io
+
+    from members import demo as members_demo
+    from members.models import Member, User
+
+    members_demo.seed(stdout=io.StringIO())
+    members_demo.seed(stdout=io.StringIO())  # idempotent
+
+    reviewer = User.objects.get(username="reviewer_city")
+    member = Member.objects.get(user__phone_hmac__isnull=False, status="active")
+    assignment = CaseAssignment.objects.get()
+    assert (assignment.staff, assignment.member) == (reviewer, member)
+    assert assignment.assigned_by.username == "demo_admin"
+    login_staff(client, reviewer)
+    assert _reveal(client, member).status_code == 200

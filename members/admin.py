@@ -18,6 +18,12 @@ from members.actions.api_keys import (
     platform_key_revoke,
     platform_networks_set,
 )
+from members.actions.cases import (
+    assignable_staff,
+    case_assign,
+    case_assignment_active,
+    case_unassign,
+)
 from members.actions.joining import application_approve, application_reject
 from members.actions.mfa import staff_totp_reset
 from members.actions.notifications import notifications_requeue_dead
@@ -31,10 +37,11 @@ from members.admin_mixins import (
     ScopedChoicesAdminMixin,
 )
 from members.admin_search import BlindIndexSearchMixin
-from members.forms import ReasonForm, RevealForm
+from members.forms import CaseAssignForm, ReasonForm, RevealForm
 from members.ip_allowlist import normalize_networks, split_networks
 from members.models import (
     AuditLog,
+    CaseAssignment,
     ConsentRecord,
     DataRequest,
     DataRequestStatus,
@@ -507,6 +514,49 @@ class MemberAdmin(
     raw_id_fields = ("org",)
     inlines = [MembershipEventInline]
     change_form_template = "admin/members/member/change_form.html"
+    actions = ("assign_case",)
+
+    def has_assign_case_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("members.assign_case")
+
+    @admin.action(description="分配给审核员", permissions=["assign_case"])
+    def assign_case(self, request: HttpRequest, queryset: QuerySet):
+        """Assign one reviewer (with `members.view_sensitive`, in the actor's
+        subtree, never the actor unless a superuser) to the selected members'
+        cases (security.md AC5). Each assignment writes a `case_assign` row."""
+        staff_queryset = assignable_staff(actor=request.user)
+        if "apply" in request.POST:
+            form = CaseAssignForm(request.POST, staff_queryset=staff_queryset)
+        else:
+            form = CaseAssignForm(staff_queryset=staff_queryset)
+        if not form.is_valid():
+            return _action_form_page(
+                self,
+                request,
+                queryset,
+                action="assign_case",
+                title="分配给审核员",
+                form=form,
+            )
+        staff = form.cleaned_data["staff"]
+        done = 0
+        for member in queryset.select_related("org"):
+            try:
+                case_assign(
+                    actor=request.user,
+                    staff=staff,
+                    member=member,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ApplicationError as exc:
+                self.message_user(request, f"{member}:{exc.message}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request, f"已将 {done} 名会员的个案分配给 {staff}。", messages.SUCCESS
+            )
+        return None
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Members come from approved applications and platform enrolment.
@@ -525,13 +575,19 @@ class MemberAdmin(
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "can_reveal": request.user.has_perm("members.view_sensitive"),
+            # the reveal link only for a permitted reviewer assigned to the case
+            "can_reveal": request.user.has_perm("members.view_sensitive")
+            and str(object_id).isdigit()
+            and CaseAssignment.objects.filter(
+                staff_id=request.user.pk, member_id=object_id, ended_at__isnull=True
+            ).exists(),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def reveal_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Show one full value with a reason; 404 outside the subtree, 403
-        without `members.view_sensitive`; every reveal is audit-logged."""
+        without `members.view_sensitive` or without an active case assignment
+        (security.md AC5); every reveal attempt is audit-logged."""
         member = self.get_object(request, object_id)
         if member is None:
             raise Http404
@@ -553,7 +609,9 @@ class MemberAdmin(
                     form.cleaned_data["field"]
                 ]
         else:
-            if not request.user.has_perm("members.view_sensitive"):
+            if not request.user.has_perm(
+                "members.view_sensitive"
+            ) or not case_assignment_active(staff=request.user, member=member):
                 raise PermissionDenied
             form = RevealForm()
         response = TemplateResponse(
@@ -590,6 +648,62 @@ class PlatformRiderAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("member",)
 
 
+@admin.register(CaseAssignment)
+class CaseAssignmentAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who is assigned to which member's case (security.md AC5). Rows are made
+    by the member admin's "分配给审核员" action and ended here, never edited."""
+
+    org_path_lookup = "member__org__path"
+    list_display = (
+        "member",
+        "staff",
+        "assigned_by",
+        "assigned_at",
+        "reason",
+        "ended_at",
+        "ended_by",
+    )
+    list_filter = (("ended_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("member", "staff", "assigned_by", "ended_by")
+    actions = ("end_selected",)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm(
+            "members.assign_case"
+        ) or super().has_view_permission(request, obj)
+
+    def has_assign_case_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("members.assign_case")
+
+    @admin.action(description="结束所选个案分配", permissions=["assign_case"])
+    def end_selected(self, request: HttpRequest, queryset: QuerySet):
+        step = _reason_step(
+            self,
+            request,
+            queryset,
+            action="end_selected",
+            title="结束个案分配",
+            label="结束原因",
+        )
+        if not isinstance(step, str):
+            return step
+        done = 0
+        for assignment in queryset:
+            try:
+                case_unassign(
+                    actor=request.user, assignment_id=assignment.pk, reason=step
+                )
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"{assignment}:{exc.message}", messages.ERROR
+                )
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"已结束 {done} 项分配。", messages.SUCCESS)
+        return None
+
+
 def _reason_step(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
@@ -608,6 +722,21 @@ def _reason_step(
     else:
         form = ReasonForm()
     form.fields["reason"].label = label
+    return _action_form_page(
+        modeladmin, request, queryset, action=action, title=title, form=form
+    )
+
+
+def _action_form_page(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    action: str,
+    title: str,
+    form: forms.Form,
+) -> TemplateResponse:
+    """An admin action's intermediate page: the selection, then `form`."""
     return TemplateResponse(
         request,
         "admin/members/reason_action.html",

@@ -108,11 +108,16 @@ def _demo_id(region: str, born: date, seq: int) -> str:
     return first17 + id_check_char(first17)
 
 
-def seed_members(*, stdout) -> list:
+def seed_members(*, stdout, assigner: User | None = None) -> list:
+    """Reviewers, the auditor, a member and an applicant. With `assigner` (a
+    user holding `members.assign_case`), the city reviewer is assigned to the
+    demo member's case, so its reveal works (security.md AC5)."""
+    from members.actions.cases import case_assign, case_assignment_active
     from members.actions.joining import application_approve, application_submit
     from members.management.commands.seed_demo import DemoLogin
     from members.models import (
         EmploymentCategory,
+        Member,
         MembershipApplication,
         Occupation,
         UnionOrg,
@@ -154,6 +159,15 @@ def seed_members(*, stdout) -> list:
             consent_notice_version=SENSITIVE_PI_JOIN_NOTICE_VERSION,
         )
         application_approve(application_id=application.pk, reviewer=city_reviewer)
+    member = Member.objects.filter(user=worker).first()
+    if (
+        assigner is not None
+        and member is not None
+        and not case_assignment_active(staff=city_reviewer, member=member)
+    ):
+        case_assign(
+            actor=assigner, staff=city_reviewer, member=member, reason="演示数据"
+        )
     logins.append(DemoLogin("会员(南山,外卖员)", DEMO_WORKER_PHONE, password, "/me/"))
 
     # A pending applicant in Futian, waiting for the Futian reviewer.
@@ -190,7 +204,7 @@ def seed(*, stdout) -> list:
     logins.append(
         DemoLogin("系统管理员 (superuser)", "demo_admin", password, "/admin/")
     )
-    logins.extend(seed_members(stdout=stdout))
+    logins.extend(seed_members(stdout=stdout, assigner=admin))
     seed_notifications(user=admin)
     logins.append(
         DemoLogin("站内信 (demo_admin)", "demo_admin", password, "/messages/")

@@ -304,6 +304,23 @@ class ReasonForm(forms.Form):
     )
 
 
+class CaseAssignForm(forms.Form):
+    """The admin's "assign to a reviewer" step (security.md AC5): `staff` is
+    limited to `members.actions.cases.assignable_staff(actor=...)`."""
+
+    staff = forms.ModelChoiceField(label=_("审核员"), queryset=None)
+    reason = forms.CharField(
+        label=_("分配事由"),
+        max_length=200,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, staff_queryset, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["staff"].queryset = staff_queryset
+
+
 class RevealForm(forms.Form):
     field = forms.ChoiceField(
         label=_("字段"), choices=[("id_number", _("身份证号")), ("phone", _("手机号"))]

@@ -151,6 +151,11 @@ INVENTORY: dict[str, dict[str, str]] = {
         PERSONAL: "kind status note response processed_at",
         RECORD: "id user member org created_at processed_by",
     },
+    "members.CaseAssignment": {
+        # reason: free text written by staff about the case (masked, LG2)
+        PERSONAL: "reason assigned_at ended_at",
+        RECORD: "id staff member assigned_by ended_by",
+    },
     "members.Notification": {
         IDENTIFYING: "to_phone",
         # params: the template's values (masked numbers, program names, dates)

@@ -186,3 +186,13 @@ def make_platform(*, code: str | None = None, name: str | None = None) -> Platfo
     return Platform.objects.create(
         code=code or f"platform-{n}", name=name or f"测试平台{n}"
     )
+
+
+def assign_case(staff: User, member: Member, *, assigned_by: User | None = None):
+    """An active case assignment of `staff` to `member` (security.md AC5), as
+    the member admin's "分配给审核员" action leaves it."""
+    from members.models import CaseAssignment
+
+    return CaseAssignment.objects.create(
+        staff=staff, member=member, assigned_by=assigned_by
+    )

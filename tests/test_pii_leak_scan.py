@@ -113,7 +113,7 @@ def test_the_audit_log_holds_no_clear_id_or_phone(client, approved_worker, sz_tr
     from django.urls import reverse
 
     from members.models import AuditLog
-    from tests.factories import make_staff
+    from tests.factories import assign_case, make_staff
 
     phone, id_number = "13812345678", "440305199003071236"
     client.post("/login/", {"username": phone, "password": "wrong password 1"})
@@ -129,6 +129,7 @@ def test_the_audit_log_holds_no_clear_id_or_phone(client, approved_worker, sz_tr
             codename__in=["view_member", "change_member", "view_sensitive"],
         )
     )
+    assign_case(reviewer, approved_worker)
     login_staff(client, reviewer)
     client.get("/admin/members/member/", {"q": phone}, follow=True)
     client.get("/admin/members/member/", {"q": id_number}, follow=True)

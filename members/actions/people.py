@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from members.actions.cases import case_assignment_active
 from members.actions.notifications import choice_label, notification_enqueue
 from members.actions.retention import applications_delete, members_anonymise
 from members.audit import audit_record
@@ -54,10 +55,12 @@ def member_sensitive_reveal(
     *, actor: User, member: Member, field: str, reason: str
 ) -> str:
     """Return one full value for a staff user with `members.view_sensitive` whose
-    subtree holds the member (security.md AC5), in a session that passed the TOTP
-    step (AU4: `actor` is the request's user, carrying `is_verified()`). Every
-    call writes an audit row, a denied one included; the caller answers 403 on
-    PermissionDenied."""
+    subtree holds the member **and** who is assigned to the member's case (an
+    active CaseAssignment; security.md AC5; superusers need one too), in a
+    session that passed the TOTP step (AU4: `actor` is the request's user,
+    carrying `is_verified()`). Every call writes an audit row, a denied one
+    included (`detail.reason = "not_assigned"` without an assignment); the
+    caller answers 403 on PermissionDenied."""
     reason = (reason or "").strip()
     if field not in REVEALABLE_FIELDS:
         raise ApplicationError(MSG_REVEAL_FIELD, code="invalid_field")
@@ -69,7 +72,18 @@ def member_sensitive_reveal(
         and member.org.path.startswith(actor.org.path)
     )
     otp_verified = user_otp_verified(actor)
-    allowed = in_scope and actor.has_perm("members.view_sensitive") and otp_verified
+    assigned = case_assignment_active(staff=actor, member=member)
+    allowed = (
+        in_scope
+        and actor.has_perm("members.view_sensitive")
+        and otp_verified
+        and assigned
+    )
+    detail: dict[str, Any] = {}
+    if not otp_verified:
+        detail["otp_verified"] = False
+    if not assigned:
+        detail["reason"] = "not_assigned"
     # Every attempt is audited, the denied ones included (security.md LG1, AC5).
     audit_record(
         action="member_reveal",
@@ -80,7 +94,7 @@ def member_sensitive_reveal(
         field=field,
         reason=reason,
         outcome=AuditLog.Outcome.SUCCESS if allowed else AuditLog.Outcome.DENIED,
-        detail={} if otp_verified else {"otp_verified": False},
+        detail=detail,
     )
     if not allowed:
         raise PermissionDenied("没有查看完整个人信息的权限。")

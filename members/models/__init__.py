@@ -3,6 +3,7 @@
 from .accounts import User
 from .api_keys import PlatformApiKey, PlatformApiUsage
 from .audit import AuditLog
+from .cases import CaseAssignment
 from .joining import (
     ApplicationStatus,
     ConsentChannel,
@@ -54,6 +55,7 @@ __all__ = [
     "RegionCode",
     "StaffTotpDevice",
     "AuditLog",
+    "CaseAssignment",
     "EmploymentCategory",
     "Member",
     "Notification",

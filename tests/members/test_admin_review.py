@@ -11,7 +11,7 @@ from members.models import (
     MembershipApplication,
     MemberStatus,
 )
-from tests.factories import login_staff, make_member, make_staff
+from tests.factories import assign_case, login_staff, make_member, make_staff
 from tests.members.factories import (
     REVIEWER_PERMS,
     make_verified_user,
@@ -207,6 +207,7 @@ def _reveal(client, member, field="id_number", reason="核对会员身份"):
 def test_reveal_with_permission_shows_value_and_writes_audit_row(
     client, rv_city, nanshan_member
 ):
+    assign_case(rv_city, nanshan_member)
     login_staff(client, rv_city)
 
     response = _reveal(client, nanshan_member)
@@ -242,6 +243,7 @@ def test_reveal_outside_the_subtree_is_not_found(client, sz, nanshan_member):
     futian_sensitive = make_staff(
         org=sz["440304"], perms=(*REVIEWER_PERMS, "members.view_sensitive")
     )
+    assign_case(futian_sensitive, nanshan_member)  # even with an assignment
     login_staff(client, futian_sensitive)
 
     response = _reveal(client, nanshan_member)
@@ -252,6 +254,7 @@ def test_reveal_outside_the_subtree_is_not_found(client, sz, nanshan_member):
 
 
 def test_reveal_needs_a_reason(client, rv_city, nanshan_member):
+    assign_case(rv_city, nanshan_member)
     login_staff(client, rv_city)
 
     response = _reveal(client, nanshan_member, reason="")
@@ -292,6 +295,9 @@ def test_member_change_page_masks_and_links_reveal_only_with_permission(
     assert reveal not in body
 
     login_staff(client, rv_city)
+    body = client.get(url).content.decode()
+    assert reveal not in body  # permitted, but not assigned to the case (AC5)
+    assign_case(rv_city, nanshan_member)
     body = client.get(url).content.decode()
     assert reveal in body
     assert "440305199003071236" not in body

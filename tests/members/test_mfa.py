@@ -19,6 +19,7 @@ from members.actions.mfa import OtpOutcome, staff_totp_check, staff_totp_reset
 from members.actions.people import member_sensitive_reveal
 from members.models import AuditLog, StaffTotpDevice
 from tests.factories import (
+    assign_case,
     login_staff,
     make_member,
     make_staff,
@@ -284,6 +285,7 @@ def test_reveal_needs_a_verified_session(client, sz, nanshan_member):
         org=sz["city"],
         perms=("members.view_member", "members.view_sensitive"),
     )
+    assign_case(staff, nanshan_member)
     # the action itself refuses a user that did not pass the TOTP step
     with pytest.raises(PermissionDenied):
         member_sensitive_reveal(

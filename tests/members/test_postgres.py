@@ -146,3 +146,36 @@ def test_pg_dump_holds_no_plaintext_id_or_phone(sz, client, rv_nanshan, sms_outb
     assert Member.objects.get().member_no in dump
     for secret in (ID_NUMBER, phone, "440305 1990", "139 1234 5678"):
         assert secret not in dump
+
+
+def test_two_concurrent_assigns_make_one_assignment_and_no_500(sz):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+    from members.models import CaseAssignment
+    from tests.factories import login_staff, make_member, make_staff
+
+    member = make_member(org=sz["440305_pool"])
+    reviewer = make_staff(org=sz["440305"], perms=("members.view_sensitive",))
+    clients = []
+    for i in range(2):
+        lead = make_staff(
+            org=sz["city"],
+            perms=("members.view_member", "members.assign_case"),
+            username=f"lead{i}",
+        )
+        c = Client()
+        login_staff(c, lead)
+        clients.append(c)
+    data = {
+        "action": "assign_case",
+        ACTION_CHECKBOX_NAME: [member.pk],
+        "apply": "1",
+        "staff": reviewer.pk,
+    }
+    url = reverse("admin:members_member_changelist")
+
+    responses = _run_concurrently(2, lambda i: clients[i].post(url, data))
+
+    assert all(not isinstance(r, Exception) for r in responses), responses
+    assert [r.status_code for r in responses] == [302, 302]
+    assert CaseAssignment.objects.filter(staff=reviewer, member=member).count() == 1

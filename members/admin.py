@@ -35,6 +35,7 @@ from members.admin_mixins import (
     OrgScopedAdminMixin,
     ReadOnlyAdminMixin,
     ScopedChoicesAdminMixin,
+    apply_each,
 )
 from members.admin_search import BlindIndexSearchMixin
 from members.forms import CaseAssignForm, ReasonForm, RevealForm
@@ -539,23 +540,18 @@ class MemberAdmin(
                 form=form,
             )
         staff = form.cleaned_data["staff"]
-        done = 0
-        for member in queryset.select_related("org"):
-            try:
-                case_assign(
-                    actor=request.user,
-                    staff=staff,
-                    member=member,
-                    reason=form.cleaned_data["reason"],
-                )
-            except ApplicationError as exc:
-                self.message_user(request, f"{member}:{exc.message}", messages.ERROR)
-            else:
-                done += 1
-        if done:
-            self.message_user(
-                request, f"已将 {done} 名会员的个案分配给 {staff}。", messages.SUCCESS
-            )
+        apply_each(
+            self,
+            request,
+            queryset.select_related("org"),
+            lambda member: case_assign(
+                actor=request.user,
+                staff=staff,
+                member=member,
+                reason=form.cleaned_data["reason"],
+            ),
+            success=f"已将 {{done}} 名会员的个案分配给 {staff}。",
+        )
         return None
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -687,20 +683,15 @@ class CaseAssignmentAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAd
         )
         if not isinstance(step, str):
             return step
-        done = 0
-        for assignment in queryset:
-            try:
-                case_unassign(
-                    actor=request.user, assignment_id=assignment.pk, reason=step
-                )
-            except ApplicationError as exc:
-                self.message_user(
-                    request, f"{assignment}:{exc.message}", messages.ERROR
-                )
-            else:
-                done += 1
-        if done:
-            self.message_user(request, f"已结束 {done} 项分配。", messages.SUCCESS)
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda assignment: case_unassign(
+                actor=request.user, assignment_id=assignment.pk, reason=step
+            ),
+            success="已结束 {done} 项分配。",
+        )
         return None
 
 
@@ -825,20 +816,15 @@ class MembershipApplicationAdmin(
 
     @admin.action(description="通过所选入会申请", permissions=["change"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        done = 0
-        for application in queryset:
-            try:
-                application_approve(
-                    application_id=application.pk, reviewer=request.user
-                )
-            except ApplicationError as exc:
-                self.message_user(
-                    request, f"{application}:{exc.message}", messages.ERROR
-                )
-            else:
-                done += 1
-        if done:
-            self.message_user(request, f"已通过 {done} 份申请。", messages.SUCCESS)
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda application: application_approve(
+                application_id=application.pk, reviewer=request.user
+            ),
+            success="已通过 {done} 份申请。",
+        )
 
     @admin.action(description="不通过所选入会申请(填写原因)", permissions=["change"])
     def reject_selected(self, request: HttpRequest, queryset: QuerySet):
@@ -852,20 +838,15 @@ class MembershipApplicationAdmin(
         )
         if not isinstance(step, str):
             return step
-        done = 0
-        for application in queryset:
-            try:
-                application_reject(
-                    application_id=application.pk, reviewer=request.user, reason=step
-                )
-            except ApplicationError as exc:
-                self.message_user(
-                    request, f"{application}:{exc.message}", messages.ERROR
-                )
-            else:
-                done += 1
-        if done:
-            self.message_user(request, f"已退回 {done} 份申请。", messages.SUCCESS)
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda application: application_reject(
+                application_id=application.pk, reviewer=request.user, reason=step
+            ),
+            success="已退回 {done} 份申请。",
+        )
         return None
 
 
@@ -951,21 +932,18 @@ class DataRequestAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         return False
 
     def _process(self, request, queryset, *, status: str, response: str) -> None:
-        done = 0
-        for item in queryset:
-            try:
-                data_request_process(
-                    request_id=item.pk,
-                    staff=request.user,
-                    status=status,
-                    response=response,
-                )
-            except ApplicationError as exc:
-                self.message_user(request, f"{item}:{exc.message}", messages.ERROR)
-            else:
-                done += 1
-        if done:
-            self.message_user(request, f"已处理 {done} 份申请。", messages.SUCCESS)
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda item: data_request_process(
+                request_id=item.pk,
+                staff=request.user,
+                status=status,
+                response=response,
+            ),
+            success="已处理 {done} 份申请。",
+        )
 
     @admin.action(description="办结所选申请", permissions=["change"])
     def mark_done(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from collections.abc import Callable, Iterable
+
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from portal.exceptions import ApplicationError
 
 
 def scoped_choices(admin_site, request: HttpRequest, model) -> QuerySet | None:
@@ -145,3 +149,32 @@ __all__ = [
     "scoped_choices",
     "admin",
 ]
+
+
+def apply_each(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    items: Iterable,
+    call: Callable[[object], object],
+    *,
+    success: str,
+    label: Callable[[object], str] = str,
+    level: int = messages.ERROR,
+) -> int:
+    """An admin action's per-row loop: `call(item)` for each selected row (each
+    action checks scope and state itself); an ApplicationError becomes a message
+    naming the row, and `success` (with `{done}`) is shown when any row went
+    through. Returns how many did."""
+    done = 0
+    for item in items:
+        try:
+            call(item)
+        except ApplicationError as exc:
+            modeladmin.message_user(request, f"{label(item)}:{exc.message}", level)
+        else:
+            done += 1
+    if done:
+        # replace, not format: `success` may name a user, whose text is not ours
+        text = success.replace("{done}", str(done))
+        modeladmin.message_user(request, text, messages.SUCCESS)
+    return done

@@ -16,9 +16,9 @@ from members.admin_mixins import (
     OrgScopedAdminMixin,
     ReadOnlyAdminMixin,
     ScopedChoicesAdminMixin,
+    apply_each,
 )
 from members.models import Member, UnionOrg
-from portal.exceptions import ApplicationError
 from services.actions.programs import (
     enrollment_review_confirm,
     enrollment_review_restore,
@@ -165,20 +165,17 @@ class EnrollmentAdmin(OrgScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     def _review(self, request, queryset, action, done_label: str) -> None:
         """Selected rows come from the scoped queryset; the action checks the
         scope again and claims each row with a conditional UPDATE."""
-        done = 0
-        for enrollment in queryset:
-            try:
-                action(enrollment_id=enrollment.pk, reviewer=request.user)
-            except ApplicationError as exc:
-                self.message_user(
-                    request, f"#{enrollment.pk}:{exc.message}", messages.WARNING
-                )
-            else:
-                done += 1
-        if done:
-            self.message_user(
-                request, f"{done_label} {done} 条参保记录。", messages.SUCCESS
-            )
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda enrollment: action(
+                enrollment_id=enrollment.pk, reviewer=request.user
+            ),
+            success=f"{done_label} {{done}} 条参保记录。",
+            label=lambda enrollment: f"#{enrollment.pk}",
+            level=messages.WARNING,
+        )
 
     @admin.display(description="会员")
     def member_masked(self, obj: Enrollment) -> str:
